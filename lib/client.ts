@@ -1,0 +1,91 @@
+/**
+ * `connect`: a cold Observable of one client connection. Each subscription
+ * dials anew, emits the `Connection` once open, then completes when it closes
+ * normally or errors with a typed error (a `HandshakeError` with the HTTP
+ * status if the handshake failed; a `ConnectionClosedError` with the code
+ * if the connection ended abnormally). Unsubscribing closes with 1000, so
+ * `connect(url).pipe(retry(...))` reconnects by construction.
+ */
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { Observable } from 'rxjs';
+import { Connection, endingError } from './connection';
+import { ConnectionOptions, resolveConnectionOptions } from './options';
+import { dial, parseWebSocketUrl } from './transport/dial';
+
+/** Client settings (`connect(url, options)`). */
+export interface ClientOptions extends ConnectionOptions {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: string | string[];
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** `Origin` header. */
+  origin?: string;
+  /** TLS options for `wss:` (`ca`, `cert`, `key`, `rejectUnauthorized`, `servername`...), passed to `tls.connect`. */
+  tls?: tls.ConnectionOptions;
+  /** Extra `net.connect` options (`family`, `localAddress`...). */
+  socket?: Partial<net.TcpNetConnectOpts>;
+}
+
+/**
+ * Connects to a WebSocket server. Cold: nothing happens until you subscribe,
+ * and every subscription is a new connection.
+ *
+ * ```ts
+ * connect('ws://127.0.0.1:8080').subscribe(conn => {
+ *   conn.messages$.subscribe(m => console.log(m));
+ *   conn.next('hello');
+ * });
+ * ```
+ */
+export function connect(url: string | URL, options?: ClientOptions): Observable<Connection> {
+  const settings = resolveConnectionOptions(options);
+  const protocols = options?.protocols === undefined ? [] : ([] as string[]).concat(options.protocols);
+  return new Observable<Connection>((subscriber) => {
+    const parsed = parseWebSocketUrl(url);
+    if (parsed instanceof Error) {
+      subscriber.error(parsed);
+      return;
+    }
+    let connection: Connection | null = null;
+    const abort = dial(
+      parsed,
+      {
+        protocols,
+        headers: options?.headers,
+        origin: options?.origin,
+        maxPayload: settings.maxPayload,
+        highWaterMark: settings.highWaterMark,
+        closeTimeout: settings.closeTimeout,
+        handshakeTimeout: settings.handshakeTimeout,
+        maxHeaderSize: settings.maxHeaderSize,
+        tls: options?.tls,
+        socket: options?.socket,
+      },
+      (result) => {
+        if (result instanceof Error) {
+          subscriber.error(result);
+          return;
+        }
+        const c = new Connection({
+          transport: result.transport,
+          protocol: result.protocol,
+          extensions: result.extensions,
+          request: { url: parsed.href, headers: result.response.headers },
+        });
+        connection = c;
+        c.closed.then((info) => {
+          const error = endingError(info);
+          if (error) subscriber.error(error);
+          else subscriber.complete();
+        });
+        subscriber.next(c);
+        result.transport.start();
+      },
+    );
+    return () => {
+      if (connection === null) abort();
+      else if (connection.closeInfo === null) connection.complete();
+    };
+  });
+}

@@ -1,0 +1,443 @@
+/**
+ * The reactive connection: an Observable of messages (and of frames) and an
+ * Observer sink, mapped onto the core's state the way tokio-tungstenite maps
+ * it onto Stream/Sink.
+ *
+ * - `messages$` emits text as `string` and binary as `Buffer`; it completes
+ *   on a normal close (1000, 1001 or no code, both ways) and errors once with
+ *   a typed error on any other end. Nothing follows either.
+ * - As an Observer: `next(data)` sends, `complete()` closes with 1000,
+ *   `error(err)` closes with `err.closeCode` (1011 if it has none).
+ *
+ * The Rx layer talks to a `Transport`, never to a socket.
+ */
+import { Observable, Observer, Subscriber, Subject } from 'rxjs';
+import { CloseCode, isValidCloseCode, OK_CLOSE_CODES } from './protocol/close-codes';
+import type { CloseInfo } from './protocol/connection';
+import { truncateReason } from './protocol/connection';
+import { ConnectionClosedError, NotDeliveredError, UsageError, WebSocketError } from './protocol/errors';
+import type { Frame } from './protocol/frame-parser';
+import type { OutgoingFrame } from './protocol/frame-writer';
+import type { ExtensionOffer } from './protocol/handshake';
+import type { Transport, TransportListener } from './transport/stream-transport';
+
+export type { CloseInfo, Frame, OutgoingFrame };
+
+/** What a connection sends and receives: text as `string`, binary as bytes. */
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Options of a single `send`. */
+export interface SendOptions {
+  /** Send a string as a binary message (its UTF-8 bytes), or bytes as binary (the default for bytes). */
+  binary?: boolean;
+  /** Split the message into frames of at most this many payload bytes. */
+  fragmentSize?: number;
+}
+
+/** The HTTP upgrade request behind a connection. */
+export interface UpgradeRequest {
+  /** Request target (path and query) on the server side; the full URL on the client side. */
+  url: string;
+  /** Headers, names lowercased. */
+  headers: Readonly<Record<string, string>>;
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+/** A message that could not be handed to the peer. */
+export interface Undelivered {
+  data: WebSocketData;
+  error: WebSocketError;
+}
+
+/** Internal construction parameters (from `listen`, `connect`, the testing kit). */
+export interface ConnectionInit {
+  transport: Transport;
+  protocol: string;
+  extensions: ExtensionOffer[];
+  request: UpgradeRequest;
+  /** Per-connection data attached by a handshake hook. */
+  data?: unknown;
+}
+
+/** Pre-subscription buffer: reading pauses past this many bytes. */
+const PENDING_LIMIT = 64 * 1024;
+
+interface PendingPing {
+  payload: Buffer;
+  sentAt: number;
+  subject: Subject<number>;
+}
+
+let pingCounter = 0;
+
+/**
+ * One WebSocket connection. See the module comment.
+ */
+export class Connection implements Observer<WebSocketData>, TransportListener {
+  /** Incoming messages: text as `string`, binary as `Buffer`. Hot; see the README on subscription timing. */
+  readonly messages$: Observable<string | Buffer>;
+  /** Every incoming frame, payload unmasked (frame-level access). */
+  readonly frames$: Observable<Frame>;
+  /** Payloads of pings received (each already answered with a pong). */
+  readonly pings$: Observable<Buffer>;
+  /** Payloads of pongs received. */
+  readonly pongs$: Observable<Buffer>;
+  /** Emits when the write buffer drains after passing the high-water mark. */
+  readonly drain$: Observable<void>;
+  /** Data handed over but not sent (after the close, say). Never completes: late sends are what it reports. */
+  readonly undelivered$: Observable<Undelivered>;
+  /** Resolves (never rejects) when the connection is over. */
+  readonly closed: Promise<CloseInfo>;
+  /** The subprotocol agreed in the handshake ('' if none). */
+  readonly protocol: string;
+  /** The extensions agreed in the handshake. */
+  readonly extensions: readonly ExtensionOffer[];
+  /** The upgrade request. */
+  readonly request: UpgradeRequest;
+  /** Data attached by the server's handshake hook. */
+  readonly data: unknown;
+
+  private readonly transport: Transport;
+  private readonly subscribers: Subscriber<string | Buffer>[] = [];
+  private readonly frameSubscribers: Subscriber<Frame>[] = [];
+  private pending: { data: Buffer; text: boolean }[] | null = [];
+  private pendingBytes = 0;
+  private lastText: string | null = null;
+  private lastTextBytes: Buffer | null = null;
+  private ending: CloseInfo | null = null;
+  private resolveClosed!: (info: CloseInfo) => void;
+  private readonly pingSubject = new Subject<Buffer>();
+  private readonly pongSubject = new Subject<Buffer>();
+  private readonly drainSubject = new Subject<void>();
+  private readonly undeliveredSubject = new Subject<Undelivered>();
+  private pendingPings: PendingPing[] = [];
+  private warnedUndelivered = false;
+
+  constructor(init: ConnectionInit) {
+    this.transport = init.transport;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.request = init.request;
+    this.data = init.data;
+    this.closed = new Promise<CloseInfo>((resolve) => (this.resolveClosed = resolve));
+    this.messages$ = new Observable<string | Buffer>((subscriber) => this.subscribeMessages(subscriber));
+    this.frames$ = new Observable<Frame>((subscriber) => this.subscribeFrames(subscriber));
+    this.pings$ = this.pingSubject.asObservable();
+    this.pongs$ = this.pongSubject.asObservable();
+    this.drain$ = this.drainSubject.asObservable();
+    this.undelivered$ = this.undeliveredSubject.asObservable();
+    init.transport.listener = this;
+  }
+
+  /** Bytes queued for sending and not yet written to the network. */
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  /** Whether the outgoing buffer is over its high-water mark (slow down until `drain$`). */
+  get congested(): boolean {
+    return this.transport.congested;
+  }
+
+  /** Whether messages can still be sent (no close frame sent, transport open). */
+  get isOpen(): boolean {
+    return this.ending === null && this.transport.protocol.writable;
+  }
+
+  /** How the connection ended, once it has; null before. */
+  get closeInfo(): CloseInfo | null {
+    return this.ending;
+  }
+
+  // ---- sending -----------------------------------------------------------
+
+  /**
+   * Sends a message: a string as text, bytes as binary. Returns false when it
+   * was not sent (the connection is closing or closed); the message is then
+   * reported on `undelivered$`.
+   */
+  send(data: WebSocketData, options?: SendOptions): boolean {
+    const protocol = this.transport.protocol;
+    const fragmentSize = options?.fragmentSize ?? 0;
+    let ok: boolean;
+    if (typeof data === 'string') {
+      if (options?.binary) ok = protocol.sendBinary(Buffer.from(data, 'utf8'), fragmentSize);
+      else if (data === this.lastText) ok = protocol.sendBinary(this.lastTextBytes!, fragmentSize, true);
+      else ok = protocol.sendText(data, fragmentSize);
+    } else {
+      ok = protocol.sendBinary(toBuffer(data), fragmentSize);
+    }
+    if (!ok) this.reportUndelivered(data);
+    return ok;
+  }
+
+  /**
+   * Sends one raw frame (hand-made fragmentation). Throws a `UsageError` for a
+   * frame that would break the protocol (a second message inside an open one,
+   * an oversized or fragmented control frame, a close frame).
+   */
+  sendFrame(frame: OutgoingFrame): void {
+    const error = this.transport.protocol.sendFrame(frame);
+    if (error !== null) throw error;
+  }
+
+  /**
+   * Sends a ping now and returns an Observable of the round-trip time in
+   * milliseconds, emitted when the matching pong arrives (then it completes).
+   * Errors with `NotDeliveredError` if the connection closes first.
+   */
+  ping(payload?: WebSocketData): Observable<number> {
+    let buf: Buffer;
+    if (payload === undefined) {
+      buf = Buffer.allocUnsafe(4);
+      buf.writeUInt32BE((pingCounter = (pingCounter + 1) >>> 0), 0);
+    } else buf = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
+    if (buf.length > 125) throw new UsageError('ping payload over 125 bytes', 'WS_ERR_INVALID_FRAME');
+    const subject = new Subject<number>();
+    const result = new Observable<number>((subscriber) => {
+      if (entry.done !== undefined) {
+        if (entry.done instanceof Error) subscriber.error(entry.done);
+        else {
+          subscriber.next(entry.done);
+          subscriber.complete();
+        }
+        return;
+      }
+      return subject.subscribe(subscriber);
+    });
+    const entry: PendingPing & { done?: number | Error } = { payload: buf, sentAt: performance.now(), subject };
+    subject.subscribe({
+      next: (rtt) => (entry.done = rtt),
+      error: (err) => (entry.done = err),
+    });
+    if (!this.transport.protocol.ping(buf)) {
+      subject.error(new NotDeliveredError('the connection is closing: ping not sent'));
+    } else this.pendingPings.push(entry);
+    return result;
+  }
+
+  /** Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3). */
+  pong(payload?: WebSocketData): boolean {
+    const buf = payload === undefined ? undefined : typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
+    return this.transport.protocol.pong(buf);
+  }
+
+  /**
+   * Starts the closing handshake with `code` (default 1000) and `reason`
+   * (at most 123 bytes of UTF-8). Throws a `UsageError` for a code that may
+   * not be sent. Does nothing if a close frame was already sent.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (!isValidCloseCode(code)) throw new UsageError(`close code ${code} may not be sent`, 'WS_ERR_INVALID_CLOSE_CODE');
+    if (Buffer.byteLength(reason) > 123) throw new UsageError('close reason over 123 bytes', 'WS_ERR_INVALID_CLOSE_REASON');
+    this.transport.close(code, reason);
+  }
+
+  /** Closes at once, without the closing handshake (the peer sees 1006). */
+  terminate(): void {
+    this.transport.destroy();
+  }
+
+  /** Stops reading from the peer (application backpressure); `resume()` undoes it. */
+  pause(): void {
+    this.transport.pauseReading();
+  }
+
+  /** Resumes reading after `pause()`. */
+  resume(): void {
+    this.transport.resumeReading();
+  }
+
+  // ---- Observer ----------------------------------------------------------
+
+  /** Observer: sends `data` (see `send`). Never throws; undelivered data goes to `undelivered$`. */
+  next(data: WebSocketData): void {
+    this.send(data);
+  }
+
+  /** Observer: closes normally (1000). Harmless once closed. */
+  complete(): void {
+    if (this.ending === null) this.transport.close(CloseCode.Normal, '');
+  }
+
+  /** Observer: closes with `err.closeCode` (1011 if it has none or it may not be sent). */
+  error(err: unknown): void {
+    if (this.ending !== null) return;
+    const code = err instanceof WebSocketError && isValidCloseCode(err.closeCode) ? err.closeCode : CloseCode.InternalError;
+    const reason = err instanceof Error ? truncateReason(err.message) : '';
+    this.transport.close(code, reason);
+  }
+
+  // ---- TransportListener -------------------------------------------------
+
+  /** @internal */
+  onMessage(data: Buffer, text: boolean): void {
+    const subscribers = this.subscribers;
+    if (this.pending !== null) {
+      this.pending.push({ data, text });
+      this.pendingBytes += data.length;
+      if (this.pendingBytes > PENDING_LIMIT) this.transport.pauseReading();
+      return;
+    }
+    let value: string | Buffer = data;
+    if (text) {
+      value = data.toString();
+      this.lastText = value;
+      this.lastTextBytes = data;
+    }
+    const n = subscribers.length;
+    if (n === 1) subscribers[0].next(value);
+    else for (const s of subscribers.slice()) s.next(value);
+  }
+
+  /** @internal */
+  onFrame(frame: Frame): void {
+    for (const s of this.frameSubscribers.slice()) s.next(frame);
+  }
+
+  /** @internal */
+  onPing(payload: Buffer): void {
+    if (this.pingSubject.observed) this.pingSubject.next(Buffer.from(payload));
+  }
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    const pings = this.pendingPings;
+    for (let i = 0; i < pings.length; i++) {
+      if (pings[i].payload.equals(payload)) {
+        // A pong answers the ping with its payload and, implicitly, every
+        // earlier one (RFC 6455 §5.5.3: a pong may answer only the latest).
+        const now = performance.now();
+        const answered = pings.splice(0, i + 1);
+        for (const p of answered) {
+          p.subject.next(now - p.sentAt);
+          p.subject.complete();
+        }
+        break;
+      }
+    }
+    if (this.pongSubject.observed) this.pongSubject.next(Buffer.from(payload));
+  }
+
+  /** @internal */
+  onCloseFrame(): void {
+    // Streams end when the transport closes, once `wasClean` is known.
+  }
+
+  /** @internal */
+  onDrain(): void {
+    this.drainSubject.next();
+  }
+
+  /** @internal */
+  onClosed(info: CloseInfo): void {
+    this.ending = info;
+    this.lastText = null;
+    this.lastTextBytes = null;
+    const error = endingError(info);
+    const pings = this.pendingPings;
+    this.pendingPings = [];
+    for (const p of pings) p.subject.error(new NotDeliveredError('the connection closed before the pong arrived'));
+    for (const s of this.subscribers.splice(0)) {
+      if (error) s.error(error);
+      else s.complete();
+    }
+    for (const s of this.frameSubscribers.splice(0)) {
+      if (error) s.error(error);
+      else s.complete();
+    }
+    this.pingSubject.complete();
+    this.pongSubject.complete();
+    this.drainSubject.complete();
+    this.resolveClosed(info);
+    // undelivered$ stays open: a send after the close is exactly what it reports.
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private subscribeMessages(subscriber: Subscriber<string | Buffer>): () => void {
+    if (this.ending !== null) {
+      this.flushPending(subscriber);
+      const error = endingError(this.ending);
+      if (error) subscriber.error(error);
+      else subscriber.complete();
+      return noop;
+    }
+    this.subscribers.push(subscriber);
+    if (this.pending !== null) this.flushPending(subscriber);
+    return () => remove(this.subscribers, subscriber);
+  }
+
+  private subscribeFrames(subscriber: Subscriber<Frame>): () => void {
+    if (this.ending !== null) {
+      const error = endingError(this.ending);
+      if (error) subscriber.error(error);
+      else subscriber.complete();
+      return noop;
+    }
+    this.frameSubscribers.push(subscriber);
+    this.transport.protocol.parser.emitFrames = true;
+    // Someone is listening at the frame level: do not hold messages back.
+    if (this.pending !== null && this.subscribers.length === 0) this.releasePending(null);
+    return () => {
+      remove(this.frameSubscribers, subscriber);
+      if (this.frameSubscribers.length === 0) this.transport.protocol.parser.emitFrames = false;
+    };
+  }
+
+  /** Messages that arrived before anyone subscribed go to the first subscriber. */
+  private flushPending(subscriber: Subscriber<string | Buffer>): void {
+    this.releasePending(subscriber);
+  }
+
+  private releasePending(subscriber: Subscriber<string | Buffer> | null): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    const wasPaused = this.pendingBytes > PENDING_LIMIT;
+    this.pendingBytes = 0;
+    if (subscriber !== null) {
+      for (const m of pending) {
+        if (subscriber.closed) break;
+        subscriber.next(m.text ? m.data.toString() : m.data);
+      }
+    }
+    if (wasPaused && this.ending === null) this.transport.resumeReading();
+  }
+
+  private reportUndelivered(data: WebSocketData): void {
+    const error = new NotDeliveredError();
+    if (this.undeliveredSubject.observed) {
+      this.undeliveredSubject.next({ data, error });
+    } else if (!this.warnedUndelivered) {
+      // Nobody watches undelivered$: warn (once per connection) rather than lose it silently.
+      this.warnedUndelivered = true;
+      process.emitWarning(`ws-rx: ${error.message} (subscribe to conn.undelivered$ to handle this)`, {
+        code: error.code,
+      });
+    }
+  }
+}
+
+/** The error that ends a connection's streams, or null for a normal close. */
+export function endingError(info: CloseInfo): WebSocketError | null {
+  if (info.error) return info.error;
+  if (info.wasClean && OK_CLOSE_CODES.has(info.code) && (info.sentCode === undefined || OK_CLOSE_CODES.has(info.sentCode))) {
+    return null;
+  }
+  return new ConnectionClosedError(info.code, info.reason, info.wasClean);
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
+
+function noop(): void {}

@@ -1,0 +1,26 @@
+/**
+ * ws-rx: lightweight, event-driven, reactive WebSockets (RFC 6455) for
+ * TypeScript on Node.js.
+ */
+export { listen, parseListenAddress } from './server';
+export type { Listener, ListenAddress, ServerOptions } from './server';
+export { connect } from './client';
+export type { ClientOptions } from './client';
+export { Connection, endingError } from './connection';
+export type { CloseInfo, Frame, OutgoingFrame, SendOptions, UpgradeRequest, Undelivered, WebSocketData } from './connection';
+export type { ConnectionOptions } from './options';
+export { CloseCode, OK_CLOSE_CODES, isValidCloseCode } from './protocol/close-codes';
+export { Opcode } from './protocol/opcodes';
+export {
+  WebSocketError,
+  ProtocolError,
+  InvalidPayloadError,
+  PolicyViolationError,
+  MessageTooBigError,
+  HandshakeError,
+  TimeoutError,
+  ConnectionClosedError,
+  NotDeliveredError,
+  UsageError,
+} from './protocol/errors';
+export type { ExtensionOffer } from './protocol/handshake';

@@ -1,0 +1,296 @@
+/**
+ * Glue between the sans-I/O core and a byte stream: a `net.Socket`, a
+ * `tls.TLSSocket`, the in-memory duplex of the testing kit, or (later) an
+ * HTTP/2 stream. It feeds chunks to the core, writes the core's output, and
+ * owns the timers (python-websockets `data_received`; ws `setSocket`).
+ *
+ * Hot path: one module-level `data` listener (state on the instance, ws
+ * `socketOnData`), all frames produced while handling a chunk go out in one
+ * `write` (or one `writev` when large payloads are queued by reference), and
+ * frames sent from elsewhere are batched until the next microtask.
+ *
+ * Backpressure: when the stream's write buffer passes `highWaterMark`, the
+ * transport stops reading from it until it drains, so an echo facing a peer
+ * that sends without reading cannot grow memory without bound.
+ */
+import type { Duplex } from 'node:stream';
+import { CloseInfo, ProtocolHandler, WebSocketProtocol } from '../protocol/connection';
+import { ConnectionClosedError, TimeoutError, WebSocketError } from '../protocol/errors';
+import type { Frame } from '../protocol/frame-parser';
+
+/** What a transport reports upward (to the Rx connection). */
+export interface TransportListener {
+  onMessage(data: Buffer, text: boolean): void;
+  onFrame(frame: Frame): void;
+  onPing(payload: Buffer): void;
+  onPong(payload: Buffer): void;
+  onCloseFrame(code: number, reason: string): void;
+  /** The write buffer drained after having passed the high-water mark. */
+  onDrain(): void;
+  /** The transport is closed: the connection is over. Called once. */
+  onClosed(info: CloseInfo): void;
+}
+
+/**
+ * What the Rx layer needs from a transport. A transport is anything that
+ * moves the core's bytes: the Rx layer never sees a socket.
+ */
+export interface Transport {
+  readonly protocol: WebSocketProtocol;
+  listener: TransportListener | null;
+  /** Bytes queued for writing (core queue + stream buffer). */
+  readonly bufferedAmount: number;
+  /** Whether writing is over the high-water mark. */
+  readonly congested: boolean;
+  /** Starts delivering input (call once the listener is set). */
+  start(): void;
+  /** Stops / restarts reading input (application backpressure). */
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Starts the closing handshake; the transport is destroyed if it does not finish in time. */
+  close(code: number, reason: string): void;
+  /** Closes at once, without a closing handshake. */
+  destroy(error?: WebSocketError): void;
+}
+
+/** Transport options. */
+export interface StreamTransportOptions {
+  role: 'client' | 'server';
+  maxPayload: number;
+  /** Write-buffer size (bytes) above which reading pauses. */
+  highWaterMark: number;
+  /** How long (ms) to wait for the closing handshake and the TCP close. */
+  closeTimeout: number;
+}
+
+const kTransport = Symbol('ws-rx.transport');
+type TaggedStream = Duplex & { [kTransport]?: StreamTransport };
+
+/** A transport over a Node `Duplex`. */
+export class StreamTransport implements Transport, ProtocolHandler {
+  readonly protocol: WebSocketProtocol;
+  listener: TransportListener | null = null;
+  readonly stream: Duplex;
+  private readonly highWaterMark: number;
+  private readonly closeTimeout: number;
+  private head: Buffer | null;
+  private inReceive = false;
+  private flushScheduled = false;
+  private readonly flushTask: () => void;
+  private userPaused = false;
+  private congestedPause = false;
+  private closing = false;
+  private ended = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private streamError: Error | null = null;
+
+  constructor(stream: Duplex, options: StreamTransportOptions, head: Buffer | null = null) {
+    this.stream = stream;
+    this.highWaterMark = options.highWaterMark;
+    this.closeTimeout = options.closeTimeout;
+    this.head = head !== null && head.length > 0 ? head : null;
+    this.protocol = new WebSocketProtocol(this, { role: options.role, maxPayload: options.maxPayload });
+    this.flushTask = () => {
+      this.flushScheduled = false;
+      this.flush();
+    };
+    (stream as TaggedStream)[kTransport] = this;
+  }
+
+  get bufferedAmount(): number {
+    return this.protocol.writer.pendingBytes + this.stream.writableLength;
+  }
+
+  get congested(): boolean {
+    return this.stream.writableLength > this.highWaterMark;
+  }
+
+  start(): void {
+    const stream = this.stream;
+    stream.on('data', streamOnData);
+    stream.on('end', streamOnEnd);
+    stream.on('close', streamOnClose);
+    stream.on('error', streamOnError);
+    stream.on('drain', streamOnDrain);
+    if (!this.userPaused) stream.resume();
+    if (this.head !== null) {
+      const head = this.head;
+      this.head = null;
+      this.receive(head);
+    }
+    if ((stream as { destroyed?: boolean }).destroyed) this.finish();
+  }
+
+  /** @internal */
+  receive(chunk: Buffer): void {
+    this.inReceive = true;
+    try {
+      this.protocol.receive(chunk);
+    } finally {
+      this.inReceive = false;
+    }
+    this.flush();
+  }
+
+  /** Writes everything the core has queued: one write, or one corked burst. */
+  flush(): void {
+    const out = this.protocol.takeOutput();
+    if (out === null) return;
+    const stream = this.stream;
+    if (stream.destroyed || stream.writableEnded) return;
+    if (out.length === 1) {
+      stream.write(out[0]);
+    } else {
+      stream.cork();
+      for (let i = 0; i < out.length; i++) stream.write(out[i]);
+      stream.uncork();
+    }
+    if (!this.congestedPause && stream.writableLength > this.highWaterMark) {
+      this.congestedPause = true;
+      stream.pause();
+    }
+  }
+
+  pauseReading(): void {
+    this.userPaused = true;
+    this.stream.pause();
+  }
+
+  resumeReading(): void {
+    this.userPaused = false;
+    if (!this.congestedPause) this.stream.resume();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.protocol.close(code, reason)) this.armCloseTimer();
+  }
+
+  destroy(error?: WebSocketError): void {
+    if (error !== undefined && this.streamError === null) this.streamError = error;
+    this.flush();
+    this.stream.destroy();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.ended) return;
+    this.closeTimer = setTimeout(closeTimerFired, this.closeTimeout, this);
+    this.closeTimer.unref?.();
+  }
+
+  // ---- ProtocolHandler ---------------------------------------------------
+
+  onMessage(data: Buffer, text: boolean): void {
+    this.listener!.onMessage(data, text);
+  }
+  onFrame(frame: Frame): void {
+    this.listener!.onFrame(frame);
+  }
+  onPing(payload: Buffer): void {
+    this.listener!.onPing(payload);
+  }
+  onPong(payload: Buffer): void {
+    this.listener!.onPong(payload);
+  }
+  onCloseFrame(code: number, reason: string): void {
+    this.armCloseTimer();
+    this.listener!.onCloseFrame(code, reason);
+  }
+  onFail(): void {
+    // The core queued the close frame; onCloseTransport follows.
+  }
+  onOutput(): void {
+    if (this.inReceive || this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flushTask);
+  }
+  onCloseTransport(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.flush();
+    // RFC 6455 §7.1.1: the server closes TCP first (FIN after the close
+    // frame); the timer covers a peer that never finishes.
+    this.stream.end();
+    this.armCloseTimer();
+  }
+
+  // ---- stream events -----------------------------------------------------
+
+  /** @internal */
+  handleEnd(): void {
+    // The peer half-closed. After a completed closing handshake the client
+    // answers the server's FIN with its own (§7.1.1); in every other case the
+    // connection is over too.
+    if (!this.stream.writableEnded) {
+      this.flush();
+      this.stream.end();
+    }
+    this.armCloseTimer();
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    if (this.congestedPause) {
+      this.congestedPause = false;
+      if (!this.userPaused) this.stream.resume();
+    }
+    this.listener?.onDrain();
+  }
+
+  /** @internal */
+  handleError(error: Error): void {
+    if (this.streamError === null) this.streamError = error;
+  }
+
+  /** @internal */
+  finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+    const protocol = this.protocol;
+    protocol.writer.discard();
+    const info = protocol.receiveEof();
+    if (info.error === undefined && !info.wasClean) {
+      const cause = this.streamError;
+      if (cause instanceof WebSocketError) info.error = cause;
+      else {
+        const err = new ConnectionClosedError(
+          1006,
+          '',
+          false,
+          cause ? `connection lost: ${cause.message}` : 'connection closed without a closing handshake',
+        );
+        if (cause) (err as { cause?: unknown }).cause = cause;
+        info.error = err;
+      }
+    }
+    this.listener?.onClosed(info);
+  }
+}
+
+function closeTimerFired(t: StreamTransport): void {
+  (t as unknown as { closeTimer: null }).closeTimer = null;
+  t.destroy(
+    t.protocol.closeReceived && t.protocol.closeSent
+      ? undefined
+      : new TimeoutError('closing handshake timed out', 'WS_ERR_CLOSE_TIMEOUT'),
+  );
+}
+
+function streamOnData(this: TaggedStream, chunk: Buffer): void {
+  this[kTransport]!.receive(chunk);
+}
+function streamOnEnd(this: TaggedStream): void {
+  this[kTransport]!.handleEnd();
+}
+function streamOnClose(this: TaggedStream): void {
+  this[kTransport]!.finish();
+}
+function streamOnError(this: TaggedStream, error: Error): void {
+  this[kTransport]!.handleError(error);
+}
+function streamOnDrain(this: TaggedStream): void {
+  this[kTransport]!.handleDrain();
+}

@@ -194,6 +194,43 @@ function parseVersion(text: string, start: number, end: number): string | undefi
 }
 
 /**
+ * Lowercase names of the headers a handshake usually carries, by length.
+ * Returning these literals (already internalized by V8) instead of a fresh
+ * `toLowerCase()` string makes the keyed stores into `headers` cheap.
+ */
+const KNOWN_NAMES: readonly (readonly string[])[] = (() => {
+  const names = [
+    'host', 'upgrade', 'connection', 'origin', 'user-agent', 'pragma', 'cache-control', 'cookie',
+    'accept', 'accept-encoding', 'accept-language', 'authorization', 'date', 'server', 'set-cookie',
+    'content-length', 'content-type', 'x-forwarded-for', 'x-forwarded-proto', 'x-real-ip', 'via',
+    'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions',
+    'sec-websocket-accept',
+  ];
+  const byLength: string[][] = [];
+  for (let i = 0; i <= 32; i++) byLength.push([]);
+  for (const n of names) byLength[n.length].push(n);
+  return byLength;
+})();
+
+/** The known lowercase name equal (ASCII case-insensitively) to `text[start..end)`, if any. */
+function knownName(text: string, start: number, end: number): string | undefined {
+  const len = end - start;
+  if (len >= KNOWN_NAMES.length) return undefined;
+  const candidates = KNOWN_NAMES[len];
+  for (let m = 0; m < candidates.length; m++) {
+    const cand = candidates[m];
+    let k = 0;
+    for (; k < len; k++) {
+      // Names are tokens here, so OR-ing 0x20 lowercases letters and leaves
+      // the other tchars our candidates use ('-') unchanged.
+      if ((text.charCodeAt(start + k) | 0x20) !== cand.charCodeAt(k)) break;
+    }
+    if (k === len) return cand;
+  }
+  return undefined;
+}
+
+/**
  * Parses the header lines of `text` starting at `pos` (each line ends at a
  * CRLF or at the end of `text`) into `headers` / `rawHeaders`. Returns an
  * error message, or undefined on success.
@@ -253,7 +290,7 @@ function parseFields(
     }
     const value = text.slice(vs, ve);
     rawHeaders.push(name, value);
-    const key = name.toLowerCase();
+    const key = knownName(text, pos, j) ?? name.toLowerCase();
     const prev = headers[key];
     if (prev === undefined) headers[key] = value;
     // RFC 9110 §5.3: repeated fields combine into a comma list, except

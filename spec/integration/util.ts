@@ -1,0 +1,110 @@
+/** Loopback helpers for integration specs. */
+import { firstValueFrom, Observable, Subscription } from 'rxjs';
+import { connect, listen, Connection, ServerOptions } from '../../lib';
+
+export interface TestServer {
+  port: number;
+  url: string;
+  connections: Connection[];
+  /** Resolves with the next accepted connection. */
+  nextConnection(): Promise<Connection>;
+  stop(): void;
+}
+
+/** Starts a server on 127.0.0.1:0; `handler` runs for each connection (default: echo). */
+export async function startServer(
+  handler: (c: Connection) => void = (c) => {
+    c.messages$.subscribe(c);
+  },
+  options: ServerOptions = {},
+): Promise<TestServer> {
+  const server$ = listen({ host: '127.0.0.1', port: 0, ...options });
+  const connections: Connection[] = [];
+  let waiters: ((c: Connection) => void)[] = [];
+  const sub: Subscription = server$.subscribe((c) => {
+    connections.push(c);
+    handler(c);
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f(c);
+  });
+  const address = await firstValueFrom(server$.address$);
+  return {
+    port: address.port,
+    url: `ws://127.0.0.1:${address.port}`,
+    connections,
+    nextConnection: () => new Promise((resolve) => waiters.push(resolve)),
+    stop: () => sub.unsubscribe(),
+  };
+}
+
+/** First value or a timeout error. */
+export function within<T>(source: Observable<T> | Promise<T>, ms = 5000, what = 'value'): Promise<T> {
+  const p = source instanceof Promise ? source : firstValueFrom(source);
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Resolves with what an Observable did: its values and how it ended. */
+export function outcome<T>(source: Observable<T>, ms = 5000): Promise<{ values: T[]; error?: unknown; completed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const values: T[] = [];
+    const t = setTimeout(() => {
+      sub.unsubscribe();
+      reject(new Error(`observable did not end within ${ms} ms (${values.length} values)`));
+    }, ms);
+    const sub = source.subscribe({
+      next: (v) => values.push(v),
+      error: (error) => {
+        clearTimeout(t);
+        resolve({ values, error, completed: false });
+      },
+      complete: () => {
+        clearTimeout(t);
+        resolve({ values, completed: true });
+      },
+    });
+  });
+}
+
+/**
+ * Opens a client connection and keeps it subscribed (note: `firstValueFrom(connect(url))`
+ * would unsubscribe after the first value, and unsubscribing closes the connection).
+ * `ended` resolves with how the connect observable ended.
+ */
+export function openClient(
+  url: string,
+  options?: import('../../lib').ClientOptions,
+  ms = 5000,
+): Promise<{ conn: Connection; sub: Subscription; ended: Promise<{ error?: unknown; completed: boolean }> }> {
+  return new Promise((resolve, reject) => {
+    let settle: (v: { error?: unknown; completed: boolean }) => void;
+    const ended = new Promise<{ error?: unknown; completed: boolean }>((r) => (settle = r));
+    const t = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
+    let opened = false;
+    const sub = connect(url, options).subscribe({
+      next: (conn) => {
+        opened = true;
+        clearTimeout(t);
+        resolve({ conn, sub, ended });
+      },
+      error: (error) => {
+        clearTimeout(t);
+        settle({ error, completed: false });
+        if (!opened) reject(error);
+      },
+      complete: () => settle({ completed: true }),
+    });
+  });
+}

@@ -210,6 +210,9 @@ export class StreamTransport implements Transport, ProtocolHandler {
     // RFC 6455 §7.1.1: the server closes TCP first (FIN after the close
     // frame); the timer covers a peer that never finishes.
     this.stream.end();
+    // RFC 6455 §7.1.7: a failed connection is dropped once the close frame is
+    // out; a peer that broke the protocol gets no closing-handshake wait.
+    if (this.protocol.failure !== undefined) this.stream.once('finish', destroyAfterFinish);
     this.armCloseTimer();
   }
 
@@ -277,6 +280,10 @@ function closeTimerFired(t: StreamTransport): void {
       ? undefined
       : new TimeoutError('closing handshake timed out', 'WS_ERR_CLOSE_TIMEOUT'),
   );
+}
+
+function destroyAfterFinish(this: Duplex): void {
+  this.destroy();
 }
 
 function streamOnData(this: TaggedStream, chunk: Buffer): void {

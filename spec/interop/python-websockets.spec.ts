@@ -16,7 +16,6 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
-import type { ClientOptions } from '../../lib/client';
 import { ConnectionClosedError } from '../../lib/protocol/errors';
 import {
   DEFLATE_READY,
@@ -96,7 +95,7 @@ describe('interop: python-websockets', function () {
     variant.describe(`ws-rx connect → python-websockets serve (${variant.name})`, function () {
       let server: JsonLinePeer | null = null;
       let port = 0;
-      const rxOptions = deflateOption(variant.rx) as ClientOptions;
+      const rxOptions = deflateOption(variant.rx);
 
       before(async function () {
         if (version === null) this.skip();

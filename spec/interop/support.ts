@@ -24,11 +24,11 @@ export const DEFLATE_READY = false;
 export const describeDeflate: Mocha.SuiteFunction | Mocha.PendingSuiteFunction = DEFLATE_READY ? describe : describe.skip;
 
 /**
- * ws-rx's deflate option, typed loosely so these specs compile before the
- * option exists (it is then ignored).
+ * ws-rx's deflate option for `listen` and `connect`, cast so these specs
+ * compile before the option exists (until then it is ignored).
  */
-export function deflateOption(on: boolean): { perMessageDeflate?: boolean } {
-  return { perMessageDeflate: on };
+export function deflateOption(on: boolean): ServerOptions & ClientOptions {
+  return { perMessageDeflate: on } as unknown as ServerOptions & ClientOptions;
 }
 
 /**

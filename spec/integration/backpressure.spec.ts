@@ -1,0 +1,127 @@
+/**
+ * The default backpressure contract: `conn.messages$.subscribe(conn)` facing a
+ * client that sends 512 MiB and does not read stays within 64 MB of its
+ * starting memory (ws-rx stops reading while its write buffer is over the
+ * high-water mark), and once the client reads, every byte comes back.
+ */
+import { expect } from 'chai';
+import { spawn, ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+const TOTAL = 512 * 1024 * 1024;
+const PAYLOAD = 64 * 1024;
+const FRAMES = TOTAL / PAYLOAD;
+const LIMIT = 64 * 1024 * 1024;
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+describe('integration/backpressure (child process)', function () {
+  this.timeout(60000);
+  let child: ChildProcess;
+  let port: number;
+
+  before(async () => {
+    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', 'fixtures', 'echo-child.ts')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+      child.once('exit', (code) => reject(new Error(`echo child exited with ${code}`)));
+    });
+  });
+
+  after(() => {
+    child.stdin!.end();
+    child.kill();
+  });
+
+  it('an echo facing a client that sends 512 MiB without reading stays within 64 MB, and loses nothing', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    let received = 0;
+    let headerSeen = false;
+    await new Promise<void>((resolve) => {
+      const onData = (d: Buffer) => {
+        const text = d.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          headerSeen = true;
+          received += d.length - (end + 4);
+          socket.removeListener('data', onData);
+          resolve();
+        }
+      };
+      socket.on('data', onData);
+    });
+    expect(headerSeen).to.equal(true);
+    socket.pause(); // from here on the client does not read
+    socket.on('data', (d) => (received += d.length));
+
+    // One masked binary frame of 64 KiB (an all-zero mask key leaves the payload as is).
+    const frame = Buffer.alloc(14 + PAYLOAD, 0x61);
+    frame[0] = 0x82;
+    frame[1] = 0x80 | 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(PAYLOAD, 6);
+    frame.writeUInt32BE(0, 10);
+
+    // Let the child settle, then take the baseline.
+    await new Promise((r) => setTimeout(r, 200));
+    const baseline = rssOf(child.pid!);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 20);
+
+    let sent = 0;
+    const writeUntilStalled = async (stallMs: number): Promise<void> => {
+      while (sent < FRAMES) {
+        if (socket.write(frame)) {
+          sent++;
+          continue;
+        }
+        sent++;
+        const drained = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => {
+            socket.removeListener('drain', onDrain);
+            resolve(false);
+          }, stallMs);
+          const onDrain = () => {
+            clearTimeout(t);
+            resolve(true);
+          };
+          socket.once('drain', onDrain);
+        });
+        if (!drained) return;
+      }
+    };
+
+    try {
+      // Phase 1: the client never reads; the server must stop reading too.
+      await writeUntilStalled(1500);
+      const stalledAt = sent;
+      expect(stalledAt, 'the server stopped reading (backpressure)').to.be.lessThan(FRAMES);
+      // Phase 2: the client reads; everything else flows.
+      socket.resume();
+      await writeUntilStalled(10000);
+      expect(sent).to.equal(FRAMES);
+      const expected = FRAMES * (10 + PAYLOAD);
+      const deadline = Date.now() + 30000;
+      while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(received, 'every byte echoed').to.equal(expected);
+      console.log(
+        `      baseline ${(baseline / 1048576).toFixed(1)} MiB, peak ${(peak / 1048576).toFixed(1)} MiB, growth ${((peak - baseline) / 1048576).toFixed(1)} MiB; ${(stalledAt * PAYLOAD / 1048576).toFixed(0)} MiB accepted before the stall`,
+      );
+      expect(peak - baseline).to.be.lessThan(LIMIT);
+    } finally {
+      clearInterval(sampler);
+      socket.destroy();
+    }
+  });
+});

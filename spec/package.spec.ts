@@ -1,0 +1,45 @@
+/**
+ * The package as users load it: after `npm run build`, `import` from an .mjs
+ * file and `require` from a .cjs file both resolve `ws-rx` (the exports map,
+ * through package self-reference) and `ws-rx/testing`.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..');
+
+describe('package entry points (needs npm run build)', () => {
+  let dir: string;
+  before(function () {
+    if (!existsSync(path.join(root, 'dist', 'lib', 'index.js'))) {
+      throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+    }
+    dir = mkdtempSync(path.join(root, '.tmp-entry-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("import { listen, connect } from 'ws-rx' works in an .mjs file", () => {
+    const file = path.join(dir, 'check.mjs');
+    writeFileSync(
+      file,
+      `import { listen, connect, CloseCode, WebSocketError } from 'ws-rx';
+import def from 'ws-rx';
+console.log(JSON.stringify([typeof listen, typeof connect, CloseCode.Normal, typeof WebSocketError, typeof def.listen]));`,
+    );
+    const out = execFileSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(JSON.parse(out)).to.deep.equal(['function', 'function', 1000, 'function', 'function']);
+  });
+
+  it("require('ws-rx') works in a .cjs file", () => {
+    const file = path.join(dir, 'check.cjs');
+    writeFileSync(file, `const ws = require('ws-rx'); console.log(JSON.stringify([typeof ws.listen, typeof ws.connect]));`);
+    const out = execFileSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(JSON.parse(out)).to.deep.equal(['function', 'function']);
+  });
+
+  it('ships declaration files', () => {
+    expect(existsSync(path.join(root, 'dist', 'lib', 'index.d.ts'))).to.equal(true);
+  });
+});

@@ -12,3 +12,6 @@ const flag = argv.indexOf('--port');
 const port = Number(flag >= 0 ? argv[flag + 1] : argv[argv.length - 1] ?? 9000);
 
 listen({ host: '127.0.0.1', port, backlog: 1024 }).subscribe((conn) => conn.messages$.subscribe(conn));
+
+// Exit normally on a signal so that `node --cpu-prof` writes its profile.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));

@@ -13,15 +13,17 @@
  */
 import { Observable, Observer, Subscriber, Subject } from 'rxjs';
 import { CloseCode, isValidCloseCode, OK_CLOSE_CODES } from './protocol/close-codes';
-import type { CloseInfo } from './protocol/connection';
+import type { CloseInfo, SendFrameHook } from './protocol/connection';
 import { truncateReason } from './protocol/connection';
 import { ConnectionClosedError, NotDeliveredError, UsageError, WebSocketError } from './protocol/errors';
 import type { Frame } from './protocol/frame-parser';
 import type { OutgoingFrame } from './protocol/frame-writer';
 import type { ExtensionOffer } from './protocol/handshake';
+import { StreamTransport } from './transport/stream-transport';
 import type { Transport, TransportListener } from './transport/stream-transport';
+import { writeHeader } from './protocol/frame-writer';
 
-export type { CloseInfo, Frame, OutgoingFrame };
+export type { CloseInfo, Frame, OutgoingFrame, SendFrameHook };
 
 /** What a connection sends and receives: text as `string`, binary as bytes. */
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
@@ -58,6 +60,37 @@ export interface ConnectionInit {
   request: UpgradeRequest;
   /** Per-connection data attached by a handshake hook. */
   data?: unknown;
+}
+
+/**
+ * A message encoded once as a complete server-side (unmasked) frame, to be
+ * sent to many connections with `sendPrepared` (the hub's broadcast): the
+ * frame is built once per publish, not once per connection.
+ */
+export interface PreparedMessage {
+  /** The message as given (used when a connection cannot take the pre-built frame). */
+  readonly data: string | Buffer;
+  /** Whether it goes out as a binary message. */
+  readonly binary: boolean;
+  /** The whole frame: header and unmasked payload (RFC 6455 §5.2, server role). */
+  readonly frame: Buffer;
+}
+
+/**
+ * Builds a `PreparedMessage`: a string as a text frame (or binary with
+ * `binary`), bytes as a binary frame. One unfragmented frame, no RSV bits, so
+ * it is valid with or without permessage-deflate (RFC 7692 §6: uncompressed
+ * messages have RSV1 clear).
+ */
+export function prepareMessage(data: WebSocketData, options?: { binary?: boolean }): PreparedMessage {
+  const text = typeof data === 'string' && !options?.binary;
+  const value: string | Buffer = typeof data === 'string' ? data : toBuffer(data);
+  const payload = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  const length = payload.length;
+  const frame = Buffer.allocUnsafe((length < 126 ? 2 : length < 0x10000 ? 4 : 10) + length);
+  const at = writeHeader(frame, 0, 0x80 | (text ? 0x1 : 0x2), length, false, 0);
+  payload.copy(frame, at);
+  return { data: value, binary: !text, frame };
 }
 
 /** Pre-subscription buffer: reading pauses past this many bytes. */
@@ -113,6 +146,8 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   private readonly undeliveredSubject = new Subject<Undelivered>();
   private pendingPings: PendingPing[] = [];
   private warnedUndelivered = false;
+  /** A hand-fragmented message (sendFrame) is open: no other message may start. */
+  private fragmenting = false;
 
   constructor(init: ConnectionInit) {
     this.transport = init.transport;
@@ -180,6 +215,48 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   sendFrame(frame: OutgoingFrame): void {
     const error = this.transport.protocol.sendFrame(frame);
     if (error !== null) throw error;
+    if (frame.opcode < 0x8) this.fragmenting = !frame.fin;
+  }
+
+  /**
+   * Sends a message built once by `prepareMessage` (broadcast). A server-side
+   * connection over a stream writes the pre-built frame as is, after whatever
+   * it has queued; any other connection (a client, which must mask, or one in
+   * the middle of a hand-fragmented message) falls back to `send`. Returns
+   * false, and reports on `undelivered$`, when it was not sent.
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    const transport = this.transport;
+    if (
+      transport instanceof StreamTransport &&
+      transport.protocol.role === 'server' &&
+      !this.fragmenting &&
+      this.isOpen &&
+      !transport.stream.destroyed &&
+      !transport.stream.writableEnded
+    ) {
+      // Keep order: frames the core queued go first.
+      transport.flush();
+      transport.stream.write(message.frame);
+      return true;
+    }
+    if (this.fragmenting || !this.isOpen) {
+      this.reportUndelivered(message.data);
+      return false;
+    }
+    return this.send(message.data, { binary: message.binary });
+  }
+
+  /**
+   * Fails the connection with `error` (RFC 6455 §7.1.7): sends a close frame
+   * with `error.closeCode` if none was sent yet, then drops the transport at
+   * once. `messages$` and `frames$` error with `error` itself and `closed`
+   * resolves with it in `error`. Used by `heartbeat` when no pong comes.
+   */
+  fail(error: WebSocketError): void {
+    if (this.ending !== null) return;
+    this.transport.protocol.fail(error);
+    this.transport.destroy(error);
   }
 
   /**
@@ -215,6 +292,17 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       subject.error(new NotDeliveredError('the connection is closing: ping not sent'));
     } else this.pendingPings.push(entry);
     return result;
+  }
+
+  /**
+   * Installs a hook that sees every frame about to be written, after
+   * extensions (compressed payloads carry RSV1), payload unmasked: inspect or
+   * count it, or return a replacement frame (the seed's `on_send_frame`).
+   * `null` removes it. With no hook and no extension, sending takes the
+   * fast path.
+   */
+  onSendFrame(hook: SendFrameHook | null): void {
+    this.transport.protocol.setSendHook(hook);
   }
 
   /** Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3). */
@@ -323,6 +411,11 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   /** @internal */
   onCloseFrame(): void {
     // Streams end when the transport closes, once `wasClean` is known.
+  }
+
+  /** @internal Data accepted by `send` but dropped before it was written. */
+  onUndelivered(data: string | Buffer): void {
+    this.reportUndelivered(data);
   }
 
   /** @internal */

@@ -230,6 +230,10 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     if (
       transport instanceof StreamTransport &&
       transport.protocol.role === 'server' &&
+      // Extensions, a send hook or frames waiting for them take the core's
+      // slow path; a raw write would overtake them.
+      this.extensions.length === 0 &&
+      (transport.protocol as unknown as { slow?: boolean }).slow !== true &&
       !this.fragmenting &&
       this.isOpen &&
       !transport.stream.destroyed &&

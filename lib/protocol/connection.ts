@@ -9,13 +9,15 @@ import { CloseCode, isValidCloseCode } from './close-codes';
 import { Opcode } from './opcodes';
 import {
   InvalidPayloadError,
+  MessageTooBigError,
   ProtocolError,
   UsageError,
   WebSocketError,
 } from './errors';
+import type { Extension, ExtensionFrame, ExtensionSink } from './extension';
 import { Frame, FrameParser } from './frame-parser';
 import { FrameWriter, OutgoingFrame } from './frame-writer';
-import { isValidUtf8 } from './utf8';
+import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** Connection state (RFC 6455 §4, §7). */
 export const ProtocolState = {
@@ -59,13 +61,69 @@ export interface ProtocolHandler {
   onOutput(): void;
   /** Time for the transport to close: after the close handshake (server) or a failure. */
   onCloseTransport(): void;
+  /**
+   * Data accepted by a send but dropped before it reached the writer (it was
+   * waiting behind an asynchronous extension step when the connection ended).
+   */
+  onUndelivered?(data: string | Buffer): void;
+  /** The parser resumed after an asynchronous decode (the transport may read again). */
+  onInputResumed?(): void;
 }
+
+/**
+ * Sees every frame about to be written (after extensions), payload unmasked:
+ * inspect or count it, or return a replacement (the seed's `on_send_frame`).
+ * Runs synchronously; must not send.
+ */
+export type SendFrameHook = (frame: Frame) => Frame | void;
 
 /** Options of the core. */
 export interface ProtocolOptions {
   role: 'client' | 'server';
-  /** Largest incoming message in bytes (1009 above). */
+  /** Largest incoming message in bytes (1009 above; after decoding, with extensions). */
   maxPayload: number;
+  /** Negotiated extensions, in the order of the handshake response. */
+  extensions?: readonly Extension[];
+  /** Hook on outgoing frames. */
+  sendHook?: SendFrameHook | null;
+}
+
+/** An outgoing frame waiting for extensions (slow path only). */
+interface QueuedFrame extends ExtensionFrame {
+  /** Split the (encoded) payload into frames of at most this many bytes; 0: do not. */
+  fragmentSize: number;
+  /** The data as handed to a send, to report if it is dropped; null for frames nobody sent as data. */
+  original: string | Buffer | null;
+}
+
+/** Receives the result of a transform for one direction (no per-frame closures). */
+class StageSink implements ExtensionSink {
+  /** Index of the extension working now. */
+  stage = 0;
+  /** A transform is in progress. */
+  waiting = false;
+  /** Inside the extension's call (a result now is synchronous). */
+  inCall = false;
+  result: ExtensionFrame | null = null;
+  constructor(
+    private readonly protocol: WebSocketProtocol,
+    private readonly incoming: boolean,
+  ) {}
+  next(frame: ExtensionFrame): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    if (this.inCall) {
+      this.result = frame;
+      return;
+    }
+    if (this.incoming) this.protocol.decodeResumed(frame);
+    else this.protocol.encodeResumed(frame);
+  }
+  error(error: WebSocketError): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.protocol.fail(error);
+  }
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -84,15 +142,61 @@ export class WebSocketProtocol {
 
   readonly parser: FrameParser;
   readonly writer: FrameWriter;
+  /** Negotiated extensions (empty: the plain fast path). */
+  readonly extensions: readonly Extension[];
   private readonly handler: ProtocolHandler;
   /** Outgoing fragmented message in progress (sendFrame). */
   private sendingMessage = false;
+  /**
+   * Sends go through `outQueue` (extensions, a send hook, or frames still
+   * queued). False: frames go straight to the writer (the fast path).
+   */
+  private slow: boolean;
+  private sendHook: SendFrameHook | null;
+  private readonly maxPayload: number;
+  private outQueue: QueuedFrame[] = [];
+  private readonly encodeSink: StageSink;
+  private readonly decodeSink: StageSink;
+  /** The server must close the transport once the queue has drained. */
+  private closeTransportPending = false;
+  private disposed = false;
+  // Assembly of decoded messages (extensions only).
+  private asmText = false;
+  private asmLength = 0;
+  private asmFragments: Buffer[] = [];
+  private asmUtf8: Utf8Validator | null = null;
 
   constructor(handler: ProtocolHandler, options: ProtocolOptions) {
     this.role = options.role;
     this.handler = handler;
+    this.maxPayload = options.maxPayload;
+    this.extensions = options.extensions ?? [];
+    this.sendHook = options.sendHook ?? null;
     this.parser = new FrameParser(this, { role: options.role, maxPayload: options.maxPayload });
     this.writer = new FrameWriter(options.role === 'client');
+    this.encodeSink = new StageSink(this, false);
+    this.decodeSink = new StageSink(this, true);
+    if (this.extensions.length > 0) {
+      let rsv = 0;
+      for (const e of this.extensions) rsv |= e.rsv;
+      this.parser.allowedRsv = rsv;
+      this.parser.extended = true;
+      this.asmUtf8 = new Utf8Validator();
+    }
+    this.slow = this.extensions.length > 0 || this.sendHook !== null;
+  }
+
+  /**
+   * Installs (or removes, with null) the hook on outgoing frames. Frames
+   * already queued behind an extension will pass through the new hook.
+   */
+  setSendHook(hook: SendFrameHook | null): void {
+    this.sendHook = hook;
+    this.updateSlow();
+  }
+
+  private updateSlow(): void {
+    this.slow = this.extensions.length > 0 || this.sendHook !== null || this.outQueue.length > 0;
   }
 
   // ---- input -------------------------------------------------------------
@@ -109,7 +213,23 @@ export class WebSocketProtocol {
   receiveEof(): CloseInfo {
     this.state = ProtocolState.Closed;
     this.parser.stop();
+    if (this.extensions.length > 0 || this.outQueue.length > 0) this.dropQueue();
     return this.closeInfo();
+  }
+
+  /** Frees the extensions (once) and reports queued data as undelivered. */
+  private dropQueue(): void {
+    const queue = this.outQueue;
+    this.outQueue = [];
+    this.encodeSink.waiting = false;
+    this.decodeSink.waiting = false;
+    if (!this.disposed) {
+      this.disposed = true;
+      for (const e of this.extensions) e.dispose();
+    }
+    const report = this.handler.onUndelivered;
+    if (report === undefined) return;
+    for (const f of queue) if (f.original !== null) report.call(this.handler, f.original);
   }
 
   /** How the connection ended (or would, if the transport closed now). */
@@ -147,6 +267,10 @@ export class WebSocketProtocol {
    */
   sendText(text: string, fragmentSize = 0): boolean {
     if (!this.writable || this.sendingMessage) return false;
+    if (this.slow) {
+      this.enqueue(Opcode.Text, true, 0, Buffer.from(text, 'utf8'), fragmentSize, text);
+      return true;
+    }
     const wasEmpty = this.writer.pendingBytes === 0;
     if (fragmentSize > 0 && text.length > fragmentSize / 3) {
       const bytes = Buffer.from(text, 'utf8');
@@ -166,8 +290,12 @@ export class WebSocketProtocol {
   /** Sends a binary message (or a text message of UTF-8 bytes with `text`). */
   sendBinary(data: Buffer, fragmentSize = 0, text = false): boolean {
     if (!this.writable || this.sendingMessage) return false;
-    const wasEmpty = this.writer.pendingBytes === 0;
     const opcode = text ? Opcode.Text : Opcode.Binary;
+    if (this.slow) {
+      this.enqueue(opcode, true, 0, data, fragmentSize, data);
+      return true;
+    }
+    const wasEmpty = this.writer.pendingBytes === 0;
     if (fragmentSize > 0 && data.length > fragmentSize) this.fragmentInto(opcode, data, fragmentSize);
     else this.writer.frame(0x80 | opcode, data);
     if (wasEmpty) this.handler.onOutput();
@@ -192,6 +320,7 @@ export class WebSocketProtocol {
     if (!this.writable) return new UsageError('the connection is closing: frame not sent', 'WS_ERR_NOT_DELIVERED');
     const payload = frame.payload ?? EMPTY;
     const op = frame.opcode;
+    const wasSending = this.sendingMessage;
     if (op === Opcode.Close) return new UsageError('use close() to send a close frame', 'WS_ERR_INVALID_FRAME');
     if (op >= 0x8) {
       if (op > Opcode.Pong) return new UsageError(`reserved opcode ${op}`, 'WS_ERR_INVALID_FRAME');
@@ -209,9 +338,20 @@ export class WebSocketProtocol {
       }
       this.sendingMessage = !frame.fin;
     }
-    const b0 =
-      (frame.fin ? 0x80 : 0) | (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0) | op;
-    this.queueFrame(b0, payload);
+    const rsv = (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0);
+    if (this.slow) {
+      let owned = 0;
+      for (const e of this.extensions) owned |= e.rsv;
+      if ((rsv & owned) !== 0) {
+        // The bit belongs to a negotiated extension: setting it by hand would
+        // make the peer decode data that was never encoded.
+        if (op < 0x8) this.sendingMessage = wasSending;
+        return new UsageError('an RSV bit used by a negotiated extension was set by hand', 'WS_ERR_INVALID_FRAME');
+      }
+      this.enqueue(op, frame.fin, rsv, payload, 0, op >= 0x8 ? null : payload);
+      return null;
+    }
+    this.queueFrame((frame.fin ? 0x80 : 0) | rsv | op, payload);
     return null;
   }
 
@@ -230,9 +370,122 @@ export class WebSocketProtocol {
   }
 
   private queueFrame(b0: number, payload: Buffer): void {
+    if (this.slow) {
+      this.enqueue(b0 & 0x0f, (b0 & 0x80) !== 0, b0 & 0x70, payload, 0, null);
+      return;
+    }
     const wasEmpty = this.writer.pendingBytes === 0;
     this.writer.frame(b0, payload);
     if (wasEmpty) this.handler.onOutput();
+  }
+
+  // ---- slow path: extensions and the send hook ---------------------------
+
+  private enqueue(
+    opcode: number,
+    fin: boolean,
+    rsv: number,
+    payload: Buffer,
+    fragmentSize: number,
+    original: string | Buffer | null,
+  ): void {
+    this.outQueue.push({ opcode, fin, rsv, payload, fragmentSize, original });
+    if (this.outQueue.length === 1) this.pump();
+  }
+
+  /** Encodes and writes queued frames in order until one waits for an extension. */
+  private pump(): void {
+    const queue = this.outQueue;
+    const wasEmpty = this.writer.pendingBytes === 0;
+    while (queue.length > 0 && !this.encodeSink.waiting) {
+      const head = queue[0];
+      if (head.opcode < 0x8 && this.extensions.length > 0) {
+        const done = this.encodeFrom(head, 0);
+        if (done === null) break; // an extension works asynchronously
+        head.payload = done.payload;
+        head.rsv = done.rsv;
+      }
+      this.emit(queue.shift()!);
+    }
+    if (wasEmpty && this.writer.pendingBytes > 0) this.handler.onOutput();
+    if (queue.length === 0) {
+      this.updateSlow();
+      if (this.closeTransportPending) {
+        this.closeTransportPending = false;
+        this.handler.onCloseTransport();
+      }
+    }
+  }
+
+  /** Runs extensions `stage..` on an outgoing frame; null while one works asynchronously. */
+  private encodeFrom(frame: ExtensionFrame, stage: number): ExtensionFrame | null {
+    const exts = this.extensions;
+    const sink = this.encodeSink;
+    while (stage < exts.length) {
+      sink.stage = stage;
+      sink.waiting = true;
+      sink.inCall = true;
+      sink.result = null;
+      exts[stage].encode(frame, sink);
+      sink.inCall = false;
+      if (sink.waiting) return null;
+      if (sink.result === null) return null; // it failed the connection
+      frame = sink.result;
+      sink.result = null;
+      stage++;
+    }
+    return frame;
+  }
+
+  /** @internal An extension finished encoding asynchronously. */
+  encodeResumed(frame: ExtensionFrame): void {
+    const queue = this.outQueue;
+    if (queue.length === 0) return; // dropped (the connection ended)
+    const done = this.encodeFrom(frame, this.encodeSink.stage + 1);
+    if (done === null) return;
+    const head = queue[0];
+    head.payload = done.payload;
+    head.rsv = done.rsv;
+    const wasEmpty = this.writer.pendingBytes === 0;
+    this.emit(queue.shift()!);
+    if (wasEmpty && this.writer.pendingBytes > 0) this.handler.onOutput();
+    this.pump();
+  }
+
+  /** Writes one (encoded) frame, split by `fragmentSize`, through the send hook. */
+  private emit(f: QueuedFrame): void {
+    const payload = f.payload;
+    const n = payload.length;
+    const size = f.fragmentSize;
+    if (f.opcode < 0x8 && size > 0 && n > size) {
+      for (let at = 0; at < n; at += size) {
+        const end = at + size < n ? at + size : n;
+        const last = end === n;
+        const b0 = (last && f.fin ? 0x80 : 0) | (at === 0 ? f.rsv | f.opcode : Opcode.Continuation);
+        this.writeWire(b0, payload, at, end);
+      }
+      return;
+    }
+    this.writeWire((f.fin ? 0x80 : 0) | f.rsv | f.opcode, payload, 0, n);
+  }
+
+  private writeWire(b0: number, payload: Buffer, start: number, end: number): void {
+    const hook = this.sendHook;
+    if (hook === null) {
+      this.writer.frame(b0, payload, start, end);
+      return;
+    }
+    const frame: Frame = {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      rsv2: (b0 & 0x20) !== 0,
+      rsv3: (b0 & 0x10) !== 0,
+      opcode: b0 & 0x0f,
+      payload: start === 0 && end === payload.length ? payload : payload.subarray(start, end),
+    };
+    const out = hook(frame) ?? frame;
+    const b = (out.fin ? 0x80 : 0) | (out.rsv1 ? 0x40 : 0) | (out.rsv2 ? 0x20 : 0) | (out.rsv3 ? 0x10 : 0) | (out.opcode & 0x0f);
+    this.writer.frame(b, out.payload);
   }
 
   /**
@@ -242,8 +495,14 @@ export class WebSocketProtocol {
   close(code: number = CloseCode.Normal, reason = ''): boolean {
     if (this.closeSent || this.state === ProtocolState.Closed) return false;
     this.sendClose(code, reason);
-    if (this.closeReceived && this.role === 'server') this.handler.onCloseTransport();
+    if (this.closeReceived && this.role === 'server') this.closeTransport();
     return true;
+  }
+
+  /** Asks the transport to close, once frames waiting for an extension are written. */
+  private closeTransport(): void {
+    if (this.outQueue.length > 0) this.closeTransportPending = true;
+    else this.handler.onCloseTransport();
   }
 
   /**
@@ -255,6 +514,9 @@ export class WebSocketProtocol {
     if (this.state === ProtocolState.Closed || this.failure !== undefined) return;
     this.failure = error;
     this.parser.stop();
+    // §7.1.7: the close frame goes out now, not behind queued messages.
+    if (this.outQueue.length > 0) this.dropQueue();
+    this.slow = this.sendHook !== null;
     if (!this.closeSent) {
       const code = isValidCloseCode(error.closeCode) ? error.closeCode : CloseCode.InternalError;
       this.sendClose(code, truncateReason(error.message));
@@ -336,12 +598,93 @@ export class WebSocketProtocol {
     this.state = ProtocolState.Closing;
     this.handler.onCloseFrame(code, reason);
     // §7.1.1: the server closes the TCP connection first; a client waits.
-    if (this.role === 'server') this.handler.onCloseTransport();
+    if (this.role === 'server') this.closeTransport();
   }
 
   /** @internal */
   onFrame(frame: Frame): void {
     this.handler.onFrame(frame);
+  }
+
+  /** @internal A data frame for the extensions to decode (in reverse order of the response). */
+  onDataFrame(opcode: number, fin: boolean, rsv: number, payload: Buffer): void {
+    if (this.closeReceived || this.failure !== undefined) return;
+    this.decodeFrom({ opcode, fin, rsv, payload }, this.extensions.length - 1);
+  }
+
+  private decodeFrom(frame: ExtensionFrame, stage: number): void {
+    const exts = this.extensions;
+    const sink = this.decodeSink;
+    while (stage >= 0) {
+      sink.stage = stage;
+      sink.waiting = true;
+      sink.inCall = true;
+      sink.result = null;
+      exts[stage].decode(frame, sink);
+      sink.inCall = false;
+      if (sink.waiting) {
+        // Asynchronous: hold later frames (data and control) until it is done.
+        this.parser.pause();
+        return;
+      }
+      if (sink.result === null) return; // it failed the connection
+      frame = sink.result;
+      sink.result = null;
+      stage--;
+    }
+    this.assemble(frame);
+  }
+
+  /** @internal An extension finished decoding asynchronously. */
+  decodeResumed(frame: ExtensionFrame): void {
+    if (this.state === ProtocolState.Closed || this.failure !== undefined) return;
+    this.decodeFrom(frame, this.decodeSink.stage - 1);
+    if (this.decodeSink.waiting || this.failure !== undefined) return;
+    this.parser.resume();
+    if (!this.parser.isPaused) this.handler.onInputResumed?.();
+  }
+
+  /** Assembles decoded frames into messages: size limit and UTF-8 on the decoded data. */
+  private assemble(frame: ExtensionFrame): void {
+    if (frame.rsv !== 0) {
+      return this.fail(new ProtocolError('RSV bit set that no extension decoded', 'WS_ERR_UNEXPECTED_RSV'));
+    }
+    const payload = frame.payload;
+    if (frame.opcode !== Opcode.Continuation) {
+      this.asmText = frame.opcode === Opcode.Text;
+      this.asmLength = 0;
+      if (this.asmText) this.asmUtf8!.reset();
+    }
+    const length = this.asmLength + payload.length;
+    if (length > this.maxPayload) {
+      return this.fail(new MessageTooBigError(`message of ${length} bytes exceeds the limit of ${this.maxPayload}`, this.maxPayload));
+    }
+    this.asmLength = length;
+    const fragments = this.asmFragments;
+    const text = this.asmText;
+    if (text) {
+      if (frame.fin && fragments.length === 0) {
+        if (!isValidUtf8(payload)) return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
+      } else {
+        if (!this.asmUtf8!.write(payload)) return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
+        if (frame.fin && !this.asmUtf8!.complete) {
+          return this.fail(new InvalidPayloadError('text message ends inside a UTF-8 sequence'));
+        }
+      }
+    }
+    if (!frame.fin) {
+      fragments.push(payload);
+      return;
+    }
+    let message = payload;
+    if (fragments.length > 0) {
+      fragments.push(payload);
+      message = Buffer.concat(fragments, length);
+      this.asmFragments = [];
+    }
+    this.asmLength = 0;
+    if (this.closeReceived) return;
+    this.handler.onMessage(message, text);
   }
 
   /** @internal */

@@ -35,6 +35,12 @@ export interface ParserHandler {
   onControl(opcode: number, payload: Buffer): void;
   /** Every frame, before it is assembled; only while `emitFrames` is set. */
   onFrame(frame: Frame): void;
+  /**
+   * A data frame, unassembled, while `extended` is set (negotiated extensions
+   * decode frames before they are assembled). `rsv` holds the header's RSV
+   * bits (0x70 mask). May call `pause()` to decode asynchronously.
+   */
+  onDataFrame?(opcode: number, fin: boolean, rsv: number, payload: Buffer): void;
   /** The peer broke the protocol; input is discarded from now on. */
   onParseError(error: WebSocketError): void;
 }
@@ -65,6 +71,12 @@ export class FrameParser {
   emitFrames = false;
   /** RSV bits extensions may set (RFC 6455 §5.2: "MUST be 0 unless an extension ..."). */
   allowedRsv: number;
+  /**
+   * When set, data frames go to `onDataFrame` one by one instead of being
+   * assembled here, and text is not UTF-8-checked here (extensions transform
+   * the payload first; the caller checks the decoded text).
+   */
+  extended = false;
   maxPayload: number;
 
   private readonly handler: ParserHandler;
@@ -114,6 +126,11 @@ export class FrameParser {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (!this.paused && !this.looping) this.loop();
+  }
+
+  /** Whether `pause()` is in effect. */
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Stops parsing after the current frame (an extension decodes asynchronously). */
@@ -306,7 +323,7 @@ export class FrameParser {
         this.messageOpcode = opcode;
         this.messageCompressed = (this.rsv & 0x40) !== 0;
         this.messageLength = 0;
-        this.utf8Active = opcode === Opcode.Text && !this.messageCompressed;
+        this.utf8Active = opcode === Opcode.Text && !this.messageCompressed && !this.extended;
         if (this.utf8Active) this.utf8.reset();
       }
       // Refuse before buffering anything (RFC 6455 §10.4).
@@ -394,6 +411,17 @@ export class FrameParser {
     }
     if (opcode >= 0x8) {
       this.handler.onControl(opcode, payload);
+      return;
+    }
+    if (this.extended) {
+      // Extensions decode frame by frame; the caller assembles.
+      const fin = this.fin;
+      if (fin) {
+        this.messageOpcode = 0;
+        this.messageLength = 0;
+        this.messageCompressed = false;
+      } else this.messageLength += payload.length;
+      this.handler.onDataFrame!(opcode, fin, this.rsv, payload);
       return;
     }
     const fragments = this.fragments;

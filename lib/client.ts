@@ -11,6 +11,9 @@ import type * as tls from 'node:tls';
 import { Observable } from 'rxjs';
 import { Connection, endingError } from './connection';
 import { ConnectionOptions, resolveConnectionOptions } from './options';
+import type { SendFrameHook } from './protocol/connection';
+import { perMessageDeflate, perMessageDeflateOffers, type PerMessageDeflateOptions } from './protocol/deflate';
+import type { ExtensionFactory } from './protocol/extension';
 import { dial, parseWebSocketUrl } from './transport/dial';
 
 /** Client settings (`connect(url, options)`). */
@@ -25,6 +28,28 @@ export interface ClientOptions extends ConnectionOptions {
   tls?: tls.ConnectionOptions;
   /** Extra `net.connect` options (`family`, `localAddress`...). */
   socket?: Partial<net.TcpNetConnectOpts>;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, options,
+   * or several option sets to offer as alternatives (most preferred first).
+   * Default: off.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions | PerMessageDeflateOptions[];
+  /** More extensions to offer (after permessage-deflate), e.g. your own {@link ExtensionFactory}. */
+  extensions?: readonly ExtensionFactory[];
+  /** Hook on every outgoing frame (see `Connection.onSendFrame`). */
+  onSendFrame?: SendFrameHook;
+}
+
+/** The extension factories a client or server option set asks for. */
+export function extensionFactories(
+  deflate: boolean | PerMessageDeflateOptions | PerMessageDeflateOptions[] | undefined,
+  extensions: readonly ExtensionFactory[] | undefined,
+): ExtensionFactory[] {
+  const out: ExtensionFactory[] = [];
+  if (Array.isArray(deflate)) out.push(perMessageDeflateOffers(deflate));
+  else if (deflate !== undefined && deflate !== false) out.push(perMessageDeflate(deflate));
+  if (extensions !== undefined) out.push(...extensions);
+  return out;
 }
 
 /**
@@ -41,6 +66,8 @@ export interface ClientOptions extends ConnectionOptions {
 export function connect(url: string | URL, options?: ClientOptions): Observable<Connection> {
   const settings = resolveConnectionOptions(options);
   const protocols = options?.protocols === undefined ? [] : ([] as string[]).concat(options.protocols);
+  // Validated now: a bad option throws at the call, not at subscription.
+  const factories = extensionFactories(options?.perMessageDeflate, options?.extensions);
   return new Observable<Connection>((subscriber) => {
     const parsed = parseWebSocketUrl(url);
     if (parsed instanceof Error) {
@@ -54,6 +81,8 @@ export function connect(url: string | URL, options?: ClientOptions): Observable<
         protocols,
         headers: options?.headers,
         origin: options?.origin,
+        extensions: factories.map((f) => f({ role: 'client', maxPayload: settings.maxPayload })),
+        sendHook: options?.onSendFrame ?? null,
         maxPayload: settings.maxPayload,
         highWaterMark: settings.highWaterMark,
         closeTimeout: settings.closeTimeout,

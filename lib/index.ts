@@ -73,3 +73,24 @@ export type {
   ProxyConfig,
   ProxySession,
 } from './operators';
+export { attach, upgrade } from './attach';
+export type { AttachOptions, Attachment } from './attach';
+export type { EndpointOptions } from './server';
+export type {
+  HandshakeHook,
+  HandshakeRequest,
+  HandshakeResult,
+  HandshakeAccept,
+  HandshakeReject,
+} from './transport/accept';
+export { perMessageDeflate, perMessageDeflateOffers, PERMESSAGE_DEFLATE } from './protocol/deflate';
+export type { PerMessageDeflateOptions } from './protocol/deflate';
+export type {
+  Extension,
+  ExtensionFactory,
+  ExtensionContext,
+  ExtensionFrame,
+  ExtensionParams,
+  ExtensionSink,
+} from './protocol/extension';
+export type { SendFrameHook } from './protocol/connection';

@@ -1,21 +1,37 @@
 /**
- * Server side of the opening handshake over a raw stream (RFC 6455 §4.2):
- * read the HTTP head, validate it with the core, answer 101 or an error, and
- * hand back a transport. Used by `listen`.
+ * Server side of the opening handshake (RFC 6455 §4.2), shared by every way a
+ * request reaches us:
+ *
+ * - `acceptStream`: a raw stream (`listen`'s TCP or TLS sockets): read the
+ *   HTTP head with the core's parser first;
+ * - `acceptRequest`: a request node:http already parsed (`attach`,
+ *   `upgrade`): its `IncomingMessage` is turned into the same head
+ *   (`headFromIncomingMessage`, from `rawHeaders` so repeated headers mean
+ *   the same thing to both paths).
+ *
+ * Both then run one path: validate the head with the core, apply the
+ * server's gate (`decide`), run the user's `handshake` hook (sync or async),
+ * choose the subprotocol, negotiate extensions, and answer 101 or an HTTP
+ * error. A hook that throws answers 500 and is reported through `onError`,
+ * never thrown into the server.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { SendFrameHook } from '../protocol/connection';
+import { negotiateServer, type ExtensionFactory } from '../protocol/extension';
 import {
   acceptKey,
   buildRejection,
   buildServerResponse,
   ClientHandshakeRequest,
+  ExtensionOffer,
   selectProtocol,
   validateClientRequest,
 } from '../protocol/handshake';
-import { HttpRequestHead, parseRequestHead } from '../protocol/http';
+import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
 import { StreamTransport } from './stream-transport';
 
-/** What the server decides for a valid upgrade request. */
+/** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
   /** Refuse with this HTTP status (and reason, headers) instead of upgrading. */
   reject?: { status: number; reason: string; headers?: Record<string, string> };
@@ -23,7 +39,62 @@ export interface AcceptDecision {
   headers?: Record<string, string>;
 }
 
-/** Settings of `acceptStream`. */
+/** The upgrade request as the `handshake` hook sees it. */
+export interface HandshakeRequest {
+  /** Request method (always `GET` by the time the hook runs). */
+  method: string;
+  /** Request target as received: path and query. */
+  url: string;
+  /** Path, without the query. */
+  path: string;
+  /** Query string without `?` (`''` if none). */
+  query: string;
+  /** The query, parsed. */
+  searchParams: URLSearchParams;
+  /** Headers, names lowercased; repeated headers joined with `, `. */
+  headers: Readonly<Record<string, string>>;
+  /** `Origin` header, if sent (browsers always send it: check it against CSWSH). */
+  origin?: string;
+  /** Subprotocols the client offers, in its order of preference. */
+  protocols: readonly string[];
+  /** Extensions the client offers. */
+  extensions: readonly ExtensionOffer[];
+  remoteAddress?: string;
+  remotePort?: number;
+  /** Whether the request came over TLS. */
+  secure: boolean;
+}
+
+/** The hook accepts: optionally with a subprotocol, per-connection data and extra response headers. */
+export interface HandshakeAccept {
+  /** The subprotocol to use: one the client offered (else the hook counts as failed: 500). */
+  protocol?: string;
+  /** Carried by the connection as `conn.data`. */
+  data?: unknown;
+  /** Extra headers for the 101 response. */
+  headers?: Record<string, string>;
+}
+
+/** The hook refuses: the client gets this HTTP response instead of an upgrade. */
+export interface HandshakeReject {
+  /** HTTP status, e.g. 401, 403, 429. */
+  status: number;
+  headers?: Record<string, string>;
+  /** Response body (text); default: the status text. */
+  body?: string;
+}
+
+/**
+ * What the hook returns: `undefined`/`true` accepts as is, `false` refuses
+ * with 403, an object with `status` refuses with it, any other object accepts
+ * with its settings.
+ */
+export type HandshakeResult = void | boolean | HandshakeAccept | HandshakeReject;
+
+/** The `handshake` hook of `listen`/`attach`/`upgrade` (on_request). Sync or async. */
+export type HandshakeHook = (request: HandshakeRequest) => HandshakeResult | PromiseLike<HandshakeResult>;
+
+/** Settings of the server handshake. */
 export interface AcceptOptions {
   path?: string;
   maxPayload: number;
@@ -32,8 +103,16 @@ export interface AcceptOptions {
   handshakeTimeout: number;
   maxHeaderSize: number;
   protocols?: readonly string[] | ((offered: string[], request: ClientHandshakeRequest) => string | undefined);
-  /** Called with each valid request; may refuse it (maxConnections, say). */
+  /** Called with each valid request before the hook; may refuse it (maxConnections, say). */
   decide?: (request: ClientHandshakeRequest) => AcceptDecision | null;
+  /** The user's hook. */
+  handshake?: HandshakeHook;
+  /** Extensions the server supports, in its order of preference. */
+  extensions?: readonly ExtensionFactory[];
+  /** Hook on outgoing frames of every accepted connection. */
+  sendHook?: SendFrameHook | null;
+  /** Where a failing hook is reported. */
+  onError?: (error: Error) => void;
 }
 
 /** A completed server handshake. */
@@ -42,83 +121,252 @@ export interface Accepted {
   request: ClientHandshakeRequest;
   head: HttpRequestHead;
   protocol: string;
+  /** The extensions agreed, as in the response. */
+  extensions: ExtensionOffer[];
+  /** Data the hook attached. */
+  data: unknown;
+  remoteAddress?: string;
+  remotePort?: number;
 }
 
 /**
- * Reads and answers the opening handshake on `stream`. Calls `done` once with
- * the transport (not started yet: the caller sets its listener, then calls
- * `start()`), or with null when the handshake failed (the stream is then
- * answered with an HTTP error where possible and closed).
+ * Called once: the accepted connection (transport not started), or null, why
+ * not, and the HTTP status answered (0 when the socket dropped).
  */
-export function acceptStream(
-  stream: Duplex,
-  options: AcceptOptions,
-  done: (accepted: Accepted | null, reason?: string) => void,
-): void {
+export type AcceptCallback = (accepted: Accepted | null, reason?: string, status?: number) => void;
+
+interface PeerInfo {
+  remoteAddress?: string;
+  remotePort?: number;
+  secure: boolean;
+}
+
+function peerOf(stream: Duplex): PeerInfo {
+  const s = stream as Duplex & { remoteAddress?: string; remotePort?: number; encrypted?: boolean };
+  return { remoteAddress: s.remoteAddress, remotePort: s.remotePort, secure: s.encrypted === true };
+}
+
+/**
+ * Reads and answers the opening handshake on a raw `stream`. Calls `done`
+ * once with the transport (not started yet: the caller sets its listener,
+ * then calls `start()`), or with null when the handshake failed (the stream
+ * is then answered with an HTTP error where possible and closed).
+ */
+export function acceptStream(stream: Duplex, options: AcceptOptions, done: AcceptCallback): void {
   let buf: Buffer | null = null;
-  let finished = false;
-  const timer = setTimeout(() => reject(408, 'opening handshake timed out'), options.handshakeTimeout);
-
-  function detach(): boolean {
-    if (finished) return false;
-    finished = true;
-    clearTimeout(timer);
-    stream.removeListener('data', onData);
-    stream.removeListener('error', onError);
-    stream.removeListener('close', onClose);
-    return true;
-  }
-
-  /** Refuses the upgrade with an HTTP error response, then closes. */
-  function reject(status: number, reason: string, headers?: Record<string, string>): void {
-    if (!detach()) return;
-    if (!stream.destroyed) {
-      stream.pause();
-      stream.on('error', ignore);
-      stream.end(buildRejection(status, reason, headers));
-      // A peer that never reads must not hold the socket.
-      setTimeout(destroyStream, 1000, stream).unref();
-    }
-    done(null, reason);
-  }
-
-  function abort(reason: string): void {
-    if (!detach()) return;
-    stream.destroy();
-    done(null, reason);
-  }
-
-  function onError(): void {
-    abort('socket error');
-  }
-  function onClose(): void {
-    abort('socket closed during the handshake');
-  }
-
-  function onData(chunk: Buffer): void {
+  const hs = new PendingHandshake(stream, options, done);
+  const onData = (chunk: Buffer): void => {
     const prev = buf === null ? 0 : buf.length;
     buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
     const result = parseRequestHead(buf, options.maxHeaderSize, prev > 3 ? prev - 3 : 0);
     if (result.kind === 'incomplete') return;
-    if (result.kind === 'error') return reject(result.error.status || 400, result.error.message);
-    const head = result.head;
+    stream.removeListener('data', onData);
+    // Hold input (the first frames, say) until the transport takes over.
+    stream.pause();
+    if (result.kind === 'error') return hs.reject(result.error.status || 400, result.error.message);
+    const rest = buf.length > result.bodyOffset ? buf.subarray(result.bodyOffset) : null;
+    hs.proceed(result.head, rest, peerOf(stream));
+  };
+  hs.cleanup = () => stream.removeListener('data', onData);
+  stream.on('data', onData);
+}
+
+/**
+ * Answers an upgrade request node:http has parsed (`server.on('upgrade')`):
+ * same checks and callback as {@link acceptStream}. `head` is the first
+ * bytes after the request head (node's third `upgrade` argument).
+ */
+export function acceptRequest(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer | null,
+  options: AcceptOptions,
+  done: AcceptCallback,
+): void {
+  const s = socket as Duplex & { setTimeout?(ms: number): void; setNoDelay?(on: boolean): void };
+  // node:http's timeouts no longer apply: the WebSocket owns the socket now.
+  s.setTimeout?.(0);
+  s.setNoDelay?.(true);
+  const hs = new PendingHandshake(socket, options, done);
+  hs.proceed(headFromIncomingMessage(request), head !== null && head.length > 0 ? head : null, peerOf(socket));
+}
+
+/**
+ * The core's head for a node:http `IncomingMessage`, built from
+ * `rawHeaders` with the core's rules (lowercased names, repeats joined with
+ * `, `, `set-cookie` with a newline), not from node's `headers` object,
+ * which drops some repeats (a second `Host`, say) that the core must see.
+ */
+export function headFromIncomingMessage(request: IncomingMessage): HttpRequestHead {
+  const raw = request.rawHeaders;
+  const headers = createRecord<string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const value = raw[i + 1];
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : prev + (name === 'set-cookie' ? '\n' : ', ') + value;
+  }
+  return {
+    method: request.method ?? 'GET',
+    target: request.url ?? '/',
+    version: request.httpVersion,
+    headers,
+    rawHeaders: raw.slice(),
+  };
+}
+
+/** One server handshake in progress: owns the timer and the stream until it ends. */
+class PendingHandshake {
+  finished = false;
+  cleanup: (() => void) | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onError = (): void => this.abort('socket error');
+  private readonly onClose = (): void => this.abort('socket closed during the handshake');
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly options: AcceptOptions,
+    private readonly done: AcceptCallback,
+  ) {
+    this.timer = setTimeout(() => this.reject(408, 'opening handshake timed out'), options.handshakeTimeout);
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+  }
+
+  private detach(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    clearTimeout(this.timer);
+    this.cleanup?.();
+    this.stream.removeListener('error', this.onError);
+    this.stream.removeListener('close', this.onClose);
+    return true;
+  }
+
+  /** Refuses the upgrade with an HTTP error response, then closes. */
+  reject(status: number, reason: string, headers?: Record<string, string>, body?: string): void {
+    if (!this.detach()) return;
+    const stream = this.stream;
+    if (!stream.destroyed) {
+      stream.pause();
+      stream.on('error', ignore);
+      stream.end(buildRejection(status, reason, headers, body));
+      // A peer that never reads must not hold the socket.
+      setTimeout(destroyStream, 1000, stream).unref();
+    }
+    this.done(null, reason, status);
+  }
+
+  private abort(reason: string): void {
+    if (!this.detach()) return;
+    this.stream.destroy();
+    this.done(null, reason, 0);
+  }
+
+  /** Validates the head, runs the gate and the hook, and answers. */
+  proceed(head: HttpRequestHead, rest: Buffer | null, peer: PeerInfo): void {
+    if (this.finished) return;
+    const options = this.options;
     const validation = validateClientRequest(head, options.path);
-    if (!validation.ok) return reject(validation.status, validation.reason, validation.headers);
+    if (!validation.ok) return this.reject(validation.status, validation.reason, validation.headers);
     const request = validation.request;
     const decision = options.decide?.(request) ?? null;
-    if (decision?.reject) return reject(decision.reject.status, decision.reject.reason, decision.reject.headers);
-    let protocol = decision?.protocol ?? '';
-    if (!decision?.protocol && options.protocols !== undefined && request.protocols.length > 0) {
-      protocol =
-        (typeof options.protocols === 'function'
-          ? options.protocols(request.protocols, request)
-          : selectProtocol(request.protocols, options.protocols)) ?? '';
+    if (decision?.reject) return this.reject(decision.reject.status, decision.reject.reason, decision.reject.headers);
+
+    const hook = options.handshake;
+    if (hook === undefined) return this.complete(head, request, rest, peer, decision, undefined);
+    let result: HandshakeResult | PromiseLike<HandshakeResult>;
+    try {
+      result = hook(hookRequest(head, request, peer));
+    } catch (error) {
+      return this.hookFailed(error);
     }
-    detach();
-    // Hold input until the transport takes over (its start() resumes).
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<HandshakeResult>).then(
+        (value) => {
+          if (!this.finished) this.complete(head, request, rest, peer, decision, value);
+        },
+        (error: unknown) => {
+          if (!this.finished) this.hookFailed(error);
+        },
+      );
+      return;
+    }
+    this.complete(head, request, rest, peer, decision, result as HandshakeResult);
+  }
+
+  private hookFailed(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(`handshake hook failed: ${String(error)}`);
+    this.reject(500, 'Internal Server Error');
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // A failing error reporter must not take the server down either.
+    }
+  }
+
+  private complete(
+    head: HttpRequestHead,
+    request: ClientHandshakeRequest,
+    rest: Buffer | null,
+    peer: PeerInfo,
+    decision: AcceptDecision | null,
+    result: HandshakeResult,
+  ): void {
+    const options = this.options;
+    if (result === false) return this.reject(403, 'Forbidden');
+    let protocol = decision?.protocol ?? '';
+    let data: unknown;
+    let headers = decision?.headers;
+    let hookChoseProtocol = false;
+    if (result !== null && typeof result === 'object') {
+      if (typeof (result as HandshakeReject).status === 'number') {
+        const r = result as HandshakeReject;
+        // A refusal is a redirect or an error; anything else would look like an upgrade or a page.
+        if (!(Number.isInteger(r.status) && r.status >= 300 && r.status <= 599)) {
+          return this.hookFailed(new Error(`handshake hook rejected with status ${r.status} (use 300-599)`));
+        }
+        return this.reject(r.status, 'Handshake rejected.', r.headers, r.body);
+      }
+      const a = result as HandshakeAccept;
+      data = a.data;
+      if (a.headers !== undefined) headers = { ...headers, ...a.headers };
+      if (a.protocol !== undefined && a.protocol !== '') {
+        // RFC 6455 §4.2.2 item 5.4: only a subprotocol the client offered.
+        if (!request.protocols.includes(a.protocol)) {
+          return this.hookFailed(new Error(`handshake hook chose subprotocol "${a.protocol}", which the client did not offer`));
+        }
+        protocol = a.protocol;
+        hookChoseProtocol = true;
+      }
+    }
+    if (!hookChoseProtocol && !decision?.protocol && options.protocols !== undefined && request.protocols.length > 0) {
+      try {
+        protocol =
+          (typeof options.protocols === 'function'
+            ? options.protocols(request.protocols, request)
+            : selectProtocol(request.protocols, options.protocols)) ?? '';
+      } catch (error) {
+        return this.hookFailed(error);
+      }
+    }
+    const stream = this.stream;
+    if (stream.destroyed) return this.abort('socket closed during the handshake');
+    // RFC 6455 §9.1 / RFC 7692 §5: extensions the server supports, from the client's offers.
+    const negotiated =
+      options.extensions !== undefined && options.extensions.length > 0 && request.extensions.length > 0
+        ? negotiateServer(options.extensions, request.extensions, { role: 'server', maxPayload: options.maxPayload })
+        : null;
+    this.detach();
     stream.pause();
-    stream.write(buildServerResponse({ accept: acceptKey(request.key), protocol, headers: decision?.headers }));
-    const rest = buf.length > result.bodyOffset ? buf.subarray(result.bodyOffset) : null;
+    stream.write(
+      buildServerResponse({
+        accept: acceptKey(request.key),
+        protocol,
+        extensions: negotiated?.agreed,
+        headers,
+      }),
+    );
     const transport = new StreamTransport(
       stream,
       {
@@ -126,15 +374,40 @@ export function acceptStream(
         maxPayload: options.maxPayload,
         highWaterMark: options.highWaterMark,
         closeTimeout: options.closeTimeout,
+        extensions: negotiated?.active,
+        sendHook: options.sendHook,
       },
       rest,
     );
-    done({ transport, request, head, protocol });
+    this.done({
+      transport,
+      request,
+      head,
+      protocol,
+      extensions: negotiated?.agreed ?? [],
+      data,
+      remoteAddress: peer.remoteAddress,
+      remotePort: peer.remotePort,
+    });
   }
+}
 
-  stream.on('data', onData);
-  stream.on('error', onError);
-  stream.on('close', onClose);
+function hookRequest(head: HttpRequestHead, request: ClientHandshakeRequest, peer: PeerInfo): HandshakeRequest {
+  const out: HandshakeRequest = {
+    method: head.method,
+    url: head.target,
+    path: request.path,
+    query: request.query,
+    searchParams: new URLSearchParams(request.query),
+    headers: request.headers,
+    protocols: request.protocols,
+    extensions: request.extensions,
+    remoteAddress: peer.remoteAddress,
+    remotePort: peer.remotePort,
+    secure: peer.secure,
+  };
+  if (request.origin !== undefined) out.origin = request.origin;
+  return out;
 }
 
 function ignore(): void {}

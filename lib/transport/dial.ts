@@ -6,7 +6,9 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { SendFrameHook } from '../protocol/connection';
 import { HandshakeError } from '../protocol/errors';
+import { acceptClient, clientOffers, type Extension } from '../protocol/extension';
 import {
   buildClientRequest,
   ExtensionOffer,
@@ -61,7 +63,10 @@ export interface DialOptions {
   protocols: string[];
   headers?: Record<string, string>;
   origin?: string;
-  extensions?: ExtensionOffer[];
+  /** Extensions to offer (fresh instances for this connection), most preferred first. */
+  extensions?: readonly Extension[];
+  /** Hook on outgoing frames. */
+  sendHook?: SendFrameHook | null;
   maxPayload: number;
   highWaterMark: number;
   closeTimeout: number;
@@ -90,6 +95,8 @@ export function dial(
   done: (result: Dialed | HandshakeError) => void,
 ): () => void {
   const key = generateKey();
+  const instances = options.extensions ?? [];
+  const offers = clientOffers(instances);
   let finished = false;
   let buf: Buffer | null = null;
   let stream: Duplex;
@@ -124,6 +131,7 @@ export function dial(
 
   function fail(error: HandshakeError): void {
     if (!detach()) return;
+    for (const e of instances) e.dispose();
     stream.on('error', ignore);
     stream.destroy();
     done(error);
@@ -136,7 +144,7 @@ export function dial(
         path: url.path,
         key,
         protocols: options.protocols,
-        extensions: options.extensions,
+        extensions: offers,
         origin: options.origin,
         headers: options.headers,
       }),
@@ -167,9 +175,15 @@ export function dial(
     const validation = validateServerResponse(result.head, {
       key,
       protocols: options.protocols,
-      extensions: (options.extensions ?? []).map((e) => e.name),
+      extensions: offers.map((e) => e.name),
     });
     if (!validation.ok) return fail(validation.error);
+    // RFC 6455 §4.1 item 5, RFC 7692 §5: each accepted extension checks its parameters.
+    const active = acceptClient(instances, validation.extensions, result.head.status);
+    if (active instanceof HandshakeError) {
+      (active as { headers: Record<string, string> }).headers = result.head.headers;
+      return fail(active);
+    }
     detach();
     stream.pause();
     const rest = buf.length > result.bodyOffset ? buf.subarray(result.bodyOffset) : null;
@@ -180,6 +194,8 @@ export function dial(
         maxPayload: options.maxPayload,
         highWaterMark: options.highWaterMark,
         closeTimeout: options.closeTimeout,
+        extensions: active,
+        sendHook: options.sendHook,
       },
       rest,
     );
@@ -192,6 +208,7 @@ export function dial(
   stream.on('close', onClose);
   return () => {
     if (detach()) {
+      for (const e of instances) e.dispose();
       stream.on('error', ignore);
       stream.destroy();
     }

@@ -14,8 +14,9 @@
  * that sends without reading cannot grow memory without bound.
  */
 import type { Duplex } from 'node:stream';
-import { CloseInfo, ProtocolHandler, WebSocketProtocol } from '../protocol/connection';
+import { CloseInfo, ProtocolHandler, SendFrameHook, WebSocketProtocol } from '../protocol/connection';
 import { ConnectionClosedError, TimeoutError, WebSocketError } from '../protocol/errors';
+import type { Extension } from '../protocol/extension';
 import type { Frame } from '../protocol/frame-parser';
 
 /** What a transport reports upward (to the Rx connection). */
@@ -29,6 +30,8 @@ export interface TransportListener {
   onDrain(): void;
   /** The transport is closed: the connection is over. Called once. */
   onClosed(info: CloseInfo): void;
+  /** Data a send accepted was dropped before it was written (it waited behind an extension). */
+  onUndelivered?(data: string | Buffer): void;
 }
 
 /**
@@ -61,6 +64,10 @@ export interface StreamTransportOptions {
   highWaterMark: number;
   /** How long (ms) to wait for the closing handshake and the TCP close. */
   closeTimeout: number;
+  /** Negotiated extensions (permessage-deflate...), in the handshake response's order. */
+  extensions?: readonly Extension[];
+  /** Hook on outgoing frames. */
+  sendHook?: SendFrameHook | null;
 }
 
 const kTransport = Symbol('ws-rx.transport');
@@ -79,6 +86,8 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private readonly flushTask: () => void;
   private userPaused = false;
   private congestedPause = false;
+  /** Reading stopped while an extension decodes and input piles up. */
+  private decodePause = false;
   private closing = false;
   private ended = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -89,7 +98,12 @@ export class StreamTransport implements Transport, ProtocolHandler {
     this.highWaterMark = options.highWaterMark;
     this.closeTimeout = options.closeTimeout;
     this.head = head !== null && head.length > 0 ? head : null;
-    this.protocol = new WebSocketProtocol(this, { role: options.role, maxPayload: options.maxPayload });
+    this.protocol = new WebSocketProtocol(this, {
+      role: options.role,
+      maxPayload: options.maxPayload,
+      extensions: options.extensions,
+      sendHook: options.sendHook,
+    });
     this.flushTask = () => {
       this.flushScheduled = false;
       this.flush();
@@ -130,6 +144,13 @@ export class StreamTransport implements Transport, ProtocolHandler {
       this.inReceive = false;
     }
     this.flush();
+    // An extension is decoding asynchronously and input keeps coming: stop
+    // reading until it catches up (ws pauses the socket while INFLATING).
+    const parser = this.protocol.parser;
+    if (!this.decodePause && parser.isPaused && parser.bufferedAmount > this.highWaterMark) {
+      this.decodePause = true;
+      this.stream.pause();
+    }
   }
 
   /** Writes everything the core has queued: one write, or one corked burst. */
@@ -158,7 +179,7 @@ export class StreamTransport implements Transport, ProtocolHandler {
 
   resumeReading(): void {
     this.userPaused = false;
-    if (!this.congestedPause) this.stream.resume();
+    if (!this.congestedPause && !this.decodePause) this.stream.resume();
   }
 
   close(code: number, reason: string): void {
@@ -194,6 +215,15 @@ export class StreamTransport implements Transport, ProtocolHandler {
   onCloseFrame(code: number, reason: string): void {
     this.armCloseTimer();
     this.listener!.onCloseFrame(code, reason);
+  }
+  onUndelivered(data: string | Buffer): void {
+    this.listener?.onUndelivered?.(data);
+  }
+  onInputResumed(): void {
+    if (this.decodePause) {
+      this.decodePause = false;
+      if (!this.userPaused && !this.congestedPause) this.stream.resume();
+    }
   }
   onFail(): void {
     // The core queued the close frame; onCloseTransport follows.
@@ -234,7 +264,7 @@ export class StreamTransport implements Transport, ProtocolHandler {
   handleDrain(): void {
     if (this.congestedPause) {
       this.congestedPause = false;
-      if (!this.userPaused) this.stream.resume();
+      if (!this.userPaused && !this.decodePause) this.stream.resume();
     }
     this.listener?.onDrain();
   }

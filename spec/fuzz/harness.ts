@@ -21,8 +21,10 @@ import { Worker } from 'node:worker_threads';
 /** One fuzz target: inputs, the property, and how inputs are stored as regressions. */
 export interface FuzzTarget<T> {
   arbitrary: fc.Arbitrary<T>;
-  /** Throws when the property does not hold for `input`. */
-  check(input: T): void;
+  /** Throws (or rejects) when the property does not hold for `input`. */
+  check(input: T): void | Promise<void>;
+  /** `check` returns a promise (the target runs asynchronous code, like zlib). */
+  async?: boolean;
   /** JSON form of an input, for `regressions.json`. */
   encode(input: T): unknown;
   decode(json: unknown): T;
@@ -98,6 +100,12 @@ function describeError(err: unknown): string {
 /** Worker entry: runs jobs posted by a {@link FuzzWorker}. */
 export function workerMain(port: import('node:worker_threads').MessagePort): void {
   port.on('message', (job: Job) => {
+    void runJob(port, job);
+  });
+}
+
+async function runJob(port: import('node:worker_threads').MessagePort, job: Job): Promise<void> {
+  {
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       const targets = require(job.module).targets as Record<string, FuzzTarget<unknown>>;
@@ -111,25 +119,36 @@ export function workerMain(port: import('node:worker_threads').MessagePort): voi
       if (job.mode === 'cases') {
         const failures: CasesOutcome['failures'] = [];
         const passed: number[] = [];
-        (job.cases ?? []).forEach((c, index) => {
+        const cases = job.cases ?? [];
+        for (let index = 0; index < cases.length; index++) {
+          const c = cases[index];
           try {
-            target.check(target.decode(c.input));
+            await target.check(target.decode(c.input));
             passed.push(index);
           } catch (err) {
             failures.push({ index, note: c.note, error: describeError(err) });
           }
           progress();
-        });
+        }
         port.postMessage({ id: job.id, type: 'done', outcome: { failures, passed } } satisfies WorkerMessage);
         return;
       }
-      const details = fc.check(
-        fc.property(target.arbitrary, (input) => {
-          progress();
-          target.check(input);
-        }),
-        { numRuns: job.runs, seed: job.seed, path: job.path, endOnFailure: false },
-      );
+      const params = { numRuns: job.runs, seed: job.seed, path: job.path, endOnFailure: false };
+      const details = target.async
+        ? await fc.check(
+            fc.asyncProperty(target.arbitrary, async (input) => {
+              progress();
+              await target.check(input);
+            }),
+            params,
+          )
+        : fc.check(
+            fc.property(target.arbitrary, (input) => {
+              progress();
+              target.check(input) as void;
+            }),
+            params,
+          );
       const outcome: PropertyOutcome = { failed: details.failed, numRuns: details.numRuns, seed: details.seed };
       if (details.failed) {
         outcome.path = details.counterexamplePath ?? undefined;
@@ -140,7 +159,7 @@ export function workerMain(port: import('node:worker_threads').MessagePort): voi
     } catch (err) {
       port.postMessage({ id: job.id, type: 'crash', error: describeError(err) } satisfies WorkerMessage);
     }
-  });
+  }
 }
 
 // ---- main side -------------------------------------------------------------

@@ -43,9 +43,8 @@ export interface ProxySession {
  *   (`congested`), reading from the other side pauses until it drains, so
  *   a slow reader on either end costs bounded memory.
  *
- * Emits a `ProxySession` per joined pair. Unsubscribing closes the upstream
- * connections (1000); the source decides about its own (`listen` closes them
- * with 1001).
+ * Emits a `ProxySession` per joined pair. Unsubscribing closes both ends of
+ * every session: the upstream with 1000, the client with 1001 (going away).
  *
  * ```ts
  * listen({ host: '127.0.0.1', port: 8081 }).pipe(proxy('ws://127.0.0.1:8080')).subscribe();
@@ -81,7 +80,11 @@ function join(
   upstream$: Observable<Connection>,
   emit: (session: ProxySession) => void,
 ): Subscription {
-  const session = new Subscription();
+  // Torn down (unsubscribed), the proxy leaves: the client hears 1001, and
+  // the upstream connection closes with 1000 as `connect` does.
+  const session = new Subscription(() => {
+    if (downstream.isOpen) downstream.close(CloseCode.GoingAway, 'proxy going away');
+  });
   let upstream: Connection | null = null;
   const dial = new Subscription();
 

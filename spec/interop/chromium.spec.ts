@@ -5,21 +5,20 @@
  * server, round-trips text and binary, and reports the close code and reason
  * it saw. The server sees the code the browser closes with.
  *
- * Chromium always offers permessage-deflate. Today ws-rx declines it (the
- * variant that runs); the variant where ws-rx accepts it waits for ws-rx's
- * `perMessageDeflate` (`DEFLATE_READY` in ./support).
+ * Chromium always offers permessage-deflate: one variant runs with ws-rx's
+ * `perMessageDeflate` on (frames travel compressed), one with it off (ws-rx
+ * declines the offer).
  */
 import { expect } from 'chai';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { CHROMIUM_PATH, Chromium, chromiumAvailable } from './chromium';
 import {
-  DEFLATE_READY,
   EchoServer,
   SIZES,
   bytesOf,
   deflateOption,
-  describeDeflate,
+  drainWire,
   peerMissing,
   sizeLabel,
   startEchoServer,
@@ -122,8 +121,8 @@ async function startPageServer(): Promise<{ server: http.Server; url: string }> 
 }
 
 const VARIANTS = [
-  { name: 'Chromium offers permessage-deflate, ws-rx declines', rx: false, describe, deflated: false },
-  { name: 'permessage-deflate', rx: true, describe: describeDeflate, deflated: true },
+  { name: 'Chromium offers permessage-deflate, ws-rx declines', rx: false, deflated: false },
+  { name: 'permessage-deflate', rx: true, deflated: true },
 ];
 
 describe('interop: headless Chromium', function () {
@@ -133,10 +132,6 @@ describe('interop: headless Chromium', function () {
 
   before(async function () {
     if (!chromiumAvailable()) peerMissing(this, `chromium (${CHROMIUM_PATH})`, 'apt-get install chromium');
-    if (!DEFLATE_READY) {
-      // eslint-disable-next-line no-console
-      console.log('      note: the ws-rx permessage-deflate variant is pending (DEFLATE_READY is false)');
-    }
     page = await startPageServer();
     browser = await Chromium.launch();
   });
@@ -149,12 +144,12 @@ describe('interop: headless Chromium', function () {
   });
 
   for (const variant of VARIANTS) {
-    variant.describe(`Chromium WebSocket → ws-rx listen (${variant.name})`, function () {
+    describe(`Chromium WebSocket → ws-rx listen (${variant.name})`, function () {
       let echo: EchoServer | null = null;
 
       before(async function () {
         if (browser === null) this.skip();
-        echo = await startEchoServer(deflateOption(variant.rx));
+        echo = await startEchoServer(deflateOption(variant.rx), { frames: true });
       });
 
       after(() => echo?.stop());
@@ -204,6 +199,22 @@ describe('interop: headless Chromium', function () {
           expect(info).to.include({ code: 1000, wasClean: true });
         });
       }
+
+      it(`RSV1 on the wire: ${variant.deflated ? 'Chromium compresses' : 'never'}`, async () => {
+        await open();
+        const ep = await echo!.connections.next(10_000, 'ws-rx to accept');
+        const r = await browser!.evaluate<EchoResult>(`wsEcho('text', 65536)`);
+        expect(r).to.deep.equal({ type: 'text', length: 65536, equal: true });
+        expect(await ep.messages.next(1000, 'the message on ws-rx')).to.equal(textOfBytes(65536));
+        const wire = drainWire(ep.frames!);
+        if (variant.deflated) {
+          expect(wire.rsv1, 'compressed frames (RFC 7692 §6)').to.equal(true);
+          expect(wire.bytes, 'bytes on the wire').to.be.below(65536 / 4);
+        } else {
+          expect(wire).to.deep.equal({ rsv1: false, bytes: 65536 });
+        }
+        await browser!.evaluate('wsClose(1000, "")');
+      });
 
       it('the page sees the code and reason ws-rx closes with (4000 bye)', async () => {
         await open();

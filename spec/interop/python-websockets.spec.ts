@@ -5,12 +5,10 @@
  * - ws-rx `connect` → python `websockets.serve` (peers/echo_server.py);
  * - python `websockets.connect` (peers/client_driver.py) → ws-rx `listen`.
  *
- * Each direction runs without compression and with permessage-deflate. python
- * offers and accepts permessage-deflate by default, so the plain variant turns
- * it off there (`compression=None`); the deflate variant needs ws-rx's
- * `perMessageDeflate` (see `DEFLATE_READY` in ./support). One more variant
- * runs today: python offers deflate and ws-rx, without it, must decline it
- * cleanly.
+ * Each direction runs without compression, with permessage-deflate, and with
+ * python offering it and ws-rx declining. python offers and accepts
+ * permessage-deflate by default, so the plain variant turns it off there
+ * (`compression=None`); ws-rx's side is `perMessageDeflate`.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
@@ -18,14 +16,13 @@ import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { ConnectionClosedError } from '../../lib/protocol/errors';
 import {
-  DEFLATE_READY,
   EchoServer,
   JsonLinePeer,
   SIZES,
   bytesOf,
   deflateOption,
-  describeDeflate,
   dial,
+  drainWire,
   peerMissing,
   sizeLabel,
   startEchoServer,
@@ -33,8 +30,8 @@ import {
   withTimeout,
 } from './support';
 
-/** Debian's package is visible to the system interpreter only (not to a pyenv or venv python3). */
-const PYTHON = '/usr/bin/python3';
+/** Debian's package is visible to the system interpreter only (not to a pyenv or venv python3); `INTEROP_PYTHON` overrides it. */
+const PYTHON = process.env.INTEROP_PYTHON ?? '/usr/bin/python3';
 const PEERS = path.join(__dirname, 'peers');
 
 function pythonWebsocketsVersion(): string | null {
@@ -57,24 +54,21 @@ interface Variant {
   rx: boolean;
   /** Extensions both sides must report. */
   extensions: string[];
-  describe: Mocha.SuiteFunction | Mocha.PendingSuiteFunction;
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'no compression', python: 'none', rx: false, extensions: [], describe },
+  { name: 'no compression', python: 'none', rx: false, extensions: [] },
   {
     name: 'python offers permessage-deflate, ws-rx declines',
     python: 'deflate',
     rx: false,
     extensions: [],
-    describe,
   },
   {
     name: 'permessage-deflate',
     python: 'deflate',
     rx: true,
     extensions: ['permessage-deflate'],
-    describe: describeDeflate,
   },
 ];
 
@@ -85,14 +79,10 @@ describe('interop: python-websockets', function () {
   before(function () {
     version = pythonWebsocketsVersion();
     if (version === null) peerMissing(this, `python-websockets (${PYTHON} -c 'import websockets')`, 'apt-get install python3-websockets');
-    if (!DEFLATE_READY) {
-      // eslint-disable-next-line no-console
-      console.log('      note: ws-rx permessage-deflate variants are pending (DEFLATE_READY is false)');
-    }
   });
 
   for (const variant of VARIANTS) {
-    variant.describe(`ws-rx connect → python-websockets serve (${variant.name})`, function () {
+    describe(`ws-rx connect → python-websockets serve (${variant.name})`, function () {
       let server: JsonLinePeer | null = null;
       let port = 0;
       const rxOptions = deflateOption(variant.rx);
@@ -152,6 +142,23 @@ describe('interop: python-websockets', function () {
         });
       }
 
+      it(`RSV1 on the wire: ${variant.extensions.length > 0 ? 'python compresses' : 'never'}`, async () => {
+        const ep = await dial(`ws://127.0.0.1:${port}/echo`, rxOptions, 10_000, { frames: true });
+        const open = await opened();
+        const text = textOfBytes(65536);
+        ep.conn.send(text);
+        expect(await ep.messages.next(10_000, 'the echo')).to.equal(text);
+        const wire = drainWire(ep.frames!);
+        if (variant.extensions.length > 0) {
+          expect(wire.rsv1, 'compressed frames (RFC 7692 §6)').to.equal(true);
+          expect(wire.bytes, 'bytes on the wire').to.be.below(65536 / 4);
+        } else {
+          expect(wire).to.deep.equal({ rsv1: false, bytes: 65536 });
+        }
+        ep.conn.close();
+        await closedOnPython(open.id);
+      });
+
       it('python sees the code and reason ws-rx closes with (4001)', async () => {
         const ep = await dial(`ws://127.0.0.1:${port}/echo`, rxOptions);
         const open = await opened();
@@ -205,13 +212,13 @@ describe('interop: python-websockets', function () {
       });
     });
 
-    variant.describe(`python-websockets connect → ws-rx listen (${variant.name})`, function () {
+    describe(`python-websockets connect → ws-rx listen (${variant.name})`, function () {
       let client: JsonLinePeer | null = null;
       let echo: EchoServer | null = null;
 
       before(async function () {
         if (version === null) this.skip();
-        echo = await startEchoServer(deflateOption(variant.rx));
+        echo = await startEchoServer(deflateOption(variant.rx), { frames: true });
         client = new JsonLinePeer(PYTHON, [path.join(PEERS, 'client_driver.py')]);
       });
 
@@ -260,6 +267,22 @@ describe('interop: python-websockets', function () {
           expect(info).to.include({ code: 1000, wasClean: true });
         });
       }
+
+      it(`RSV1 on the wire: ${variant.extensions.length > 0 ? 'python compresses' : 'never'}`, async () => {
+        await pyConnect();
+        const ep = await echo!.connections.next(10_000, 'ws-rx to accept');
+        const text = Buffer.from(textOfBytes(65536));
+        await pyRequest({ op: 'send', type: 'text', data: b64(text) });
+        expect(Buffer.from((await pyRequest({ op: 'recv' })).data as string, 'base64').equals(text)).to.equal(true);
+        const wire = drainWire(ep.frames!);
+        if (variant.extensions.length > 0) {
+          expect(wire.rsv1, 'compressed frames (RFC 7692 §6)').to.equal(true);
+          expect(wire.bytes, 'bytes on the wire').to.be.below(65536 / 4);
+        } else {
+          expect(wire).to.deep.equal({ rsv1: false, bytes: 65536 });
+        }
+        await pyRequest({ op: 'close', code: 1000, reason: '' });
+      });
 
       it('ws-rx sees the code and reason python closes with (4001)', async () => {
         await pyConnect();

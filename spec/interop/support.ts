@@ -9,26 +9,29 @@ import * as net from 'node:net';
 import type { Observable, Subscription } from 'rxjs';
 import { connect } from '../../lib/client';
 import type { ClientOptions } from '../../lib/client';
-import type { Connection } from '../../lib/connection';
+import type { Connection, Frame } from '../../lib/connection';
 import { listen } from '../../lib/server';
 import type { ServerOptions } from '../../lib/server';
 
-/**
- * Whether ws-rx has permessage-deflate (`perMessageDeflate` on `listen` and
- * `connect`). The deflate variants of the interop specs run only when this is
- * true: flip it in the commit that lands the extension.
- */
-export const DEFLATE_READY = false;
-
-/** `describe` for the variants that need ws-rx's permessage-deflate; see {@link DEFLATE_READY}. */
-export const describeDeflate: Mocha.SuiteFunction | Mocha.PendingSuiteFunction = DEFLATE_READY ? describe : describe.skip;
-
-/**
- * ws-rx's deflate option for `listen` and `connect`, cast so these specs
- * compile before the option exists (until then it is ignored).
- */
+/** ws-rx's deflate option for `listen` and `connect`. */
 export function deflateOption(on: boolean): ServerOptions & ClientOptions {
-  return { perMessageDeflate: on } as unknown as ServerOptions & ClientOptions;
+  return { perMessageDeflate: on };
+}
+
+/**
+ * Takes the data frames captured so far (a message's frames arrive before
+ * the message) and says whether any had RSV1 set (compressed, RFC 7692 §6)
+ * and how many payload bytes they carried on the wire.
+ */
+export function drainWire(frames: Inbox<Frame>): { rsv1: boolean; bytes: number } {
+  let rsv1 = false;
+  let bytes = 0;
+  for (const f of frames.drain()) {
+    if (f.opcode > 0x2) continue;
+    rsv1 ||= f.rsv1;
+    bytes += f.payload.length;
+  }
+  return { rsv1, bytes };
 }
 
 /**
@@ -83,6 +86,11 @@ export class Inbox<T> {
     return this.items.length;
   }
 
+  /** Everything queued now. */
+  drain(): T[] {
+    return this.items.splice(0);
+  }
+
   /** The next item; rejects when the source ended first or after `ms`. */
   async next(ms = 10_000, what = 'the next item'): Promise<T> {
     const deadline = Date.now() + ms;
@@ -133,6 +141,14 @@ export interface Endpoint {
   conn: Connection;
   messages: Inbox<string | Buffer>;
   pings: Inbox<Buffer>;
+  /** Frames as received (RSV1 still set on compressed ones), when asked for. */
+  frames: Inbox<Frame> | null;
+}
+
+/** What to capture besides messages and pings. */
+export interface CaptureOptions {
+  /** Also capture `frames$` (turns on frame-level events in the parser). */
+  frames?: boolean;
 }
 
 /**
@@ -140,18 +156,28 @@ export interface Endpoint {
  * delivers it: frames that arrive with the handshake response are delivered
  * as soon as the transport starts, before any promise continuation runs.
  */
-function capture(conn: Connection): Endpoint {
-  return { conn, messages: Inbox.of(conn.messages$), pings: Inbox.of(conn.pings$) };
+function capture(conn: Connection, options: CaptureOptions = {}): Endpoint {
+  return {
+    conn,
+    messages: Inbox.of(conn.messages$),
+    pings: Inbox.of(conn.pings$),
+    frames: options.frames ? Inbox.of(conn.frames$) : null,
+  };
 }
 
 /** Dials with ws-rx `connect`, keeping the subscription (unsubscribing would close). */
-export function dial(url: string, options: ClientOptions, ms = 10_000): Promise<Endpoint & { subscription: Subscription }> {
+export function dial(
+  url: string,
+  options: ClientOptions,
+  ms = 10_000,
+  captureOptions: CaptureOptions = {},
+): Promise<Endpoint & { subscription: Subscription }> {
   return withTimeout(
     new Promise((resolve, reject) => {
       let endpoint: Endpoint | null = null;
       const subscription: Subscription = connect(url, options).subscribe({
         next: (conn) => {
-          endpoint = capture(conn);
+          endpoint = capture(conn, captureOptions);
           // `subscription` is assigned by now: `connect` never emits synchronously.
           resolve({ ...endpoint, subscription });
         },
@@ -173,12 +199,12 @@ export interface EchoServer {
 }
 
 /** Starts a ws-rx echo server (`listen`) on a free loopback port. */
-export async function startEchoServer(options: ServerOptions = {}): Promise<EchoServer> {
+export async function startEchoServer(options: ServerOptions = {}, captureOptions: CaptureOptions = {}): Promise<EchoServer> {
   const connections = new Inbox<Endpoint>();
   const listener = listen({ host: '127.0.0.1', port: 0, shutdownTimeout: 1000, ...options });
   const subscription = listener.subscribe({
     next: (conn) => {
-      const endpoint = capture(conn);
+      const endpoint = capture(conn, captureOptions);
       conn.messages$.subscribe({ next: (m) => conn.send(m), complete: () => conn.complete(), error: () => undefined });
       connections.push(endpoint);
     },

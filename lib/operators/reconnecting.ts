@@ -114,7 +114,9 @@ class Reconnecting implements ReconnectingSocket {
         reconnect<Connection>({
           ...options,
           shouldRetry: (err) => !this.userClosed && shouldRetry(err),
-          onRetry: () => this.setState('reconnecting'),
+          onRetry: () => {
+            if (!this.userClosed) this.setState('reconnecting');
+          },
         }),
       )
       .subscribe({

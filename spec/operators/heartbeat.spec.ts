@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { map } from 'rxjs';
-import { heartbeat, HeartbeatTimeoutError } from '../../lib';
+import { Connection, heartbeat, HeartbeatTimeoutError } from '../../lib';
 import { createPair } from '../../lib/testing';
 import { closeInfo$, testScheduler } from './marbles';
 
@@ -63,7 +63,7 @@ describe('heartbeat', () => {
 
   it('passes source errors through and validates its settings', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('--#', undefined, new Error('listen failed'));
+      const source = cold<Connection>('--#', undefined, new Error('listen failed'));
       expectObservable(source.pipe(heartbeat(10))).toBe('--#', undefined, new Error('listen failed'));
       expectSubscriptions(source.subscriptions).toBe('^-!');
     });

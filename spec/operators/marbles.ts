@@ -23,7 +23,9 @@ function normalize(value: unknown): unknown {
 
 /** A TestScheduler asserting with chai's deep equality. */
 export function testScheduler(): TestScheduler {
-  return new TestScheduler((actual, expected) => expect(normalize(actual)).to.deep.equal(normalize(expected)));
+  return new TestScheduler((actual, expected) => {
+    expect(normalize(actual)).to.deep.equal(normalize(expected));
+  });
 }
 
 /** A connection's `CloseInfo` as a one-value stream (virtual-time friendly). */

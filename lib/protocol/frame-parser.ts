@@ -397,6 +397,22 @@ export class FrameParser {
     const opcode = this.opcode;
     const validated = this.partialValidated;
     this.partialValidated = false;
+    // UTF-8 first, so that a frame the connection fails on is never reported
+    // as received, however the bytes were chunked.
+    if (opcode < 0x8 && this.utf8Active) {
+      if (this.fin && this.fragments.length === 0 && !validated) {
+        if (!isValidUtf8(payload)) {
+          return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
+        }
+      } else {
+        if (!validated && !this.utf8.write(payload)) {
+          return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
+        }
+        if (this.fin && !this.utf8.complete) {
+          return this.fail(new InvalidPayloadError('text message ends inside a UTF-8 sequence'));
+        }
+      }
+    }
     if (this.emitFrames) {
       const rsv = this.rsv;
       this.handler.onFrame({
@@ -425,20 +441,6 @@ export class FrameParser {
       return;
     }
     const fragments = this.fragments;
-    if (this.utf8Active) {
-      if (this.fin && fragments.length === 0 && !validated) {
-        if (!isValidUtf8(payload)) {
-          return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
-        }
-      } else {
-        if (!validated && !this.utf8.write(payload)) {
-          return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
-        }
-        if (this.fin && !this.utf8.complete) {
-          return this.fail(new InvalidPayloadError('text message ends inside a UTF-8 sequence'));
-        }
-      }
-    }
     if (!this.fin) {
       fragments.push(payload);
       this.messageLength += payload.length;

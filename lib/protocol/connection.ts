@@ -244,6 +244,11 @@ export class WebSocketProtocol {
     return info;
   }
 
+  /** Whether an extension is decoding a frame asynchronously (the parser waits for it). */
+  get decoding(): boolean {
+    return this.decodeSink.waiting;
+  }
+
   /** Whether data may still be sent (no close frame sent yet). */
   get writable(): boolean {
     return !this.closeSent && this.state !== ProtocolState.Closed;
@@ -508,7 +513,7 @@ export class WebSocketProtocol {
   /**
    * Fails the connection (RFC 6455 §7.1.7): sends a close frame with the
    * error's code unless one was sent, discards further input, and asks the
-   * transport to close.
+   * transport to close (server) or to wait for the server's close (client).
    */
   fail(error: WebSocketError): void {
     if (this.state === ProtocolState.Closed || this.failure !== undefined) return;
@@ -522,7 +527,9 @@ export class WebSocketProtocol {
       this.sendClose(code, truncateReason(error.message));
     }
     this.handler.onFail(error);
-    this.handler.onCloseTransport();
+    // §7.1.7 then §7.1.1: the server closes TCP now; a failing client still
+    // waits for the server to close it (the transport's close timer bounds it).
+    if (this.role === 'server') this.handler.onCloseTransport();
   }
 
   private sendClose(code: number, reason: string): void {

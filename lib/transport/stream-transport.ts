@@ -88,6 +88,8 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private congestedPause = false;
   /** Reading stopped while an extension decodes and input piles up. */
   private decodePause = false;
+  /** The stream closed while an extension was decoding: finish once the buffered input is parsed. */
+  private finishDeferred = false;
   private closing = false;
   private ended = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -220,13 +222,19 @@ export class StreamTransport implements Transport, ProtocolHandler {
     this.listener?.onUndelivered?.(data);
   }
   onInputResumed(): void {
+    if (this.finishDeferred) {
+      this.finish();
+      return;
+    }
     if (this.decodePause) {
       this.decodePause = false;
       if (!this.userPaused && !this.congestedPause) this.stream.resume();
     }
   }
   onFail(): void {
-    // The core queued the close frame; onCloseTransport follows.
+    // The core queued the close frame. A server gets onCloseTransport next; a
+    // client waits for the server's FIN, at most closeTimeout.
+    this.armCloseTimer();
   }
   onOutput(): void {
     if (this.inReceive || this.flushScheduled) return;
@@ -277,6 +285,14 @@ export class StreamTransport implements Transport, ProtocolHandler {
   /** @internal */
   finish(): void {
     if (this.ended) return;
+    if (this.protocol.decoding && !this.finishDeferred) {
+      // Input that arrived before the close (the last messages, the peer's
+      // close frame) still waits behind an asynchronous decode: parse it
+      // first, as ws waits for its Receiver to finish. Bounded by closeTimeout.
+      this.finishDeferred = true;
+      setTimeout(finishTimerFired, this.closeTimeout, this).unref?.();
+      return;
+    }
     this.ended = true;
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
@@ -314,6 +330,10 @@ function closeTimerFired(t: StreamTransport): void {
 
 function destroyAfterFinish(this: Duplex): void {
   this.destroy();
+}
+
+function finishTimerFired(t: StreamTransport): void {
+  t.finish();
 }
 
 function streamOnData(this: TaggedStream, chunk: Buffer): void {

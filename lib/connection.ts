@@ -19,7 +19,6 @@ import { ConnectionClosedError, NotDeliveredError, UsageError, WebSocketError } 
 import type { Frame } from './protocol/frame-parser';
 import type { OutgoingFrame } from './protocol/frame-writer';
 import type { ExtensionOffer } from './protocol/handshake';
-import { StreamTransport } from './transport/stream-transport';
 import type { Transport, TransportListener } from './transport/stream-transport';
 import { writeHeader } from './protocol/frame-writer';
 
@@ -146,8 +145,6 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   private readonly undeliveredSubject = new Subject<Undelivered>();
   private pendingPings: PendingPing[] = [];
   private warnedUndelivered = false;
-  /** A hand-fragmented message (sendFrame) is open: no other message may start. */
-  private fragmenting = false;
 
   constructor(init: ConnectionInit) {
     this.transport = init.transport;
@@ -215,39 +212,17 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   sendFrame(frame: OutgoingFrame): void {
     const error = this.transport.protocol.sendFrame(frame);
     if (error !== null) throw error;
-    if (frame.opcode < 0x8) this.fragmenting = !frame.fin;
   }
 
   /**
    * Sends a message built once by `prepareMessage` (broadcast). A server-side
-   * connection over a stream writes the pre-built frame as is, after whatever
-   * it has queued; any other connection (a client, which must mask, or one in
-   * the middle of a hand-fragmented message) falls back to `send`. Returns
-   * false, and reports on `undelivered$`, when it was not sent.
+   * connection queues the pre-built frame as is, in order with everything
+   * else it sends; any other (a client, which must mask, or one with an
+   * extension or a send hook in play) falls back to `send`. Returns false,
+   * and reports on `undelivered$`, when it was not sent.
    */
   sendPrepared(message: PreparedMessage): boolean {
-    const transport = this.transport;
-    if (
-      transport instanceof StreamTransport &&
-      transport.protocol.role === 'server' &&
-      // Extensions, a send hook or frames waiting for them take the core's
-      // slow path; a raw write would overtake them.
-      this.extensions.length === 0 &&
-      (transport.protocol as unknown as { slow?: boolean }).slow !== true &&
-      !this.fragmenting &&
-      this.isOpen &&
-      !transport.stream.destroyed &&
-      !transport.stream.writableEnded
-    ) {
-      // Keep order: frames the core queued go first.
-      transport.flush();
-      transport.stream.write(message.frame);
-      return true;
-    }
-    if (this.fragmenting || !this.isOpen) {
-      this.reportUndelivered(message.data);
-      return false;
-    }
+    if (this.transport.protocol.sendPrepared(message.frame)) return true;
     return this.send(message.data, { binary: message.binary });
   }
 

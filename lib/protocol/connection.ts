@@ -292,6 +292,20 @@ export class WebSocketProtocol {
     return true;
   }
 
+  /**
+   * Queues a complete, unmasked, uncompressed frame built elsewhere (once for
+   * many connections, by a broadcast). Only a server with no extension or
+   * send hook in play and no hand-fragmented message open can take it as is;
+   * otherwise returns false and the caller sends the message normally.
+   */
+  sendPrepared(frame: Buffer): boolean {
+    if (this.role !== 'server' || this.slow || this.sendingMessage || !this.writable) return false;
+    const wasEmpty = this.writer.pendingBytes === 0;
+    this.writer.raw(frame);
+    if (wasEmpty) this.handler.onOutput();
+    return true;
+  }
+
   /** Sends a binary message (or a text message of UTF-8 bytes with `text`). */
   sendBinary(data: Buffer, fragmentSize = 0, text = false): boolean {
     if (!this.writable || this.sendingMessage) return false;

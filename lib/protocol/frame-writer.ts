@@ -156,6 +156,22 @@ export class FrameWriter {
     this.pendingBytes += hsize + length;
   }
 
+  /**
+   * Queues bytes that already form complete frames (a broadcast frame built
+   * once for many connections): small ones are copied into the slab with the
+   * rest of the burst, large ones are queued by reference.
+   */
+  raw(bytes: Buffer): void {
+    const n = bytes.length;
+    this.pendingBytes += n;
+    if (n >= COPY_THRESHOLD) {
+      this.closeSegment();
+      this.out.push(bytes);
+      return;
+    }
+    bytes.copy(slab, this.reserve(n));
+  }
+
   /** Returns the queued output (in order) and empties the queue; null if none. */
   take(): Buffer[] | null {
     if (this.pendingBytes === 0) return null;

@@ -65,9 +65,9 @@ describe('integration/Connection', () => {
   });
 
   it('delivers messages that arrive before anyone subscribes to the first subscriber', async () => {
-    let later: Promise<string[]> | null = null;
+    let later: Promise<(string | Buffer)[]> | null = null;
     const server = await startServer((c) => {
-      setTimeout(() => (later = firstValueFrom(c.messages$.pipe(take(3), toArray())) as Promise<string[]>), 50);
+      setTimeout(() => (later = firstValueFrom(c.messages$.pipe(take(3), toArray()))), 50);
     });
     try {
       const ws = await wsOpen(server.url);

@@ -53,7 +53,7 @@ describe('wss (TLS)', () => {
     const big = Buffer.alloc(3 * 1024 * 1024, 0x5a);
     const reply2 = firstValueFrom(conn.messages$);
     conn.send(big);
-    expect((await within(reply2, 10_000, 'big echo')).equals(big)).to.equal(true);
+    expect(((await within(reply2, 10_000, 'big echo')) as Buffer).equals(big)).to.equal(true);
     const [serverConn] = server.conns;
     expect(serverConn.request.url).to.equal('/secure');
     conn.complete();

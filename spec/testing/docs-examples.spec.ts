@@ -1,9 +1,9 @@
-/** The marble examples of docs/operators.md, kept honest. */
+/** The marble examples of the README (Testing kit section), kept honest. */
 import { ConnectionClosedError, Connection, HandshakeError, heartbeat, HeartbeatTimeoutError, json, reconnect, ReconnectExhaustedError } from '../../lib';
 import { createPair } from '../../lib/testing';
 import { testScheduler } from '../operators/marbles';
 
-describe('docs/operators.md marble examples', () => {
+describe('README marble examples', () => {
   it('a heartbeat failing a silent peer', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, expectObservable }) => {

@@ -89,14 +89,7 @@ export function attach(server: HttpServer | HttpsServer, options: AttachOptions 
       handshaking.add(socket);
       acceptRequest(request, socket, head, accept, (accepted) => {
         handshaking.delete(socket);
-        if (accepted === null) return;
-        if (stopped) {
-          accepted.transport.destroy();
-          return;
-        }
-        const connection = set.create(accepted);
-        subscriber.next(connection);
-        accepted.transport.start();
+        set.emit(accepted, subscriber, stopped);
       });
     };
     (onUpgrade as unknown as Record<symbol, boolean>)[kOwn] = true;

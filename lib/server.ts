@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Observable, ReplaySubject, Subject } from 'rxjs';
+import { Observable, ReplaySubject, Subject, Subscriber } from 'rxjs';
 import { extensionFactories } from './client';
 import { Connection } from './connection';
 import type { ClientHandshakeRequest } from './protocol/handshake';
@@ -146,6 +146,21 @@ export class ConnectionSet {
     return connection;
   }
 
+  /**
+   * Emits a completed handshake's Connection, then starts its transport (so
+   * the subscriber can subscribe to `messages$` before any input is parsed).
+   * A handshake that completed after unsubscribing is dropped.
+   */
+  emit(accepted: Accepted | null, subscriber: Subscriber<Connection>, stopped: boolean): void {
+    if (accepted === null) return;
+    if (stopped) {
+      accepted.transport.destroy();
+      return;
+    }
+    subscriber.next(this.create(accepted));
+    accepted.transport.start();
+  }
+
   /** Going away (RFC 6455 §7.4.1: 1001), then a bounded wait before terminating. */
   shutdown(): void {
     const open = this.open;
@@ -234,14 +249,7 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
       handshaking.add(socket);
       acceptStream(socket, accept, (accepted) => {
         handshaking.delete(socket);
-        if (accepted === null) return;
-        if (stopped) {
-          accepted.transport.destroy();
-          return;
-        }
-        const connection = set.create(accepted);
-        subscriber.next(connection);
-        accepted.transport.start();
+        set.emit(accepted, subscriber, stopped);
       });
     };
     server.on(opts.tls !== undefined ? 'secureConnection' : 'connection', onSocket);

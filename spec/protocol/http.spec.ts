@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { HandshakeError } from '../../lib/protocol/errors';
+import { rng } from '../helpers';
 import {
   DEFAULT_MAX_HEAD_SIZE,
   createRecord,
@@ -61,17 +62,6 @@ function expectError<T>(r: HeadResult<T>, status = 400): HandshakeError {
   return r.error;
 }
 
-/** Seeded PRNG (mulberry32) so fuzz failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('protocol/http', () => {
   describe('parseRequestHead', () => {

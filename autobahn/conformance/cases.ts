@@ -17,6 +17,8 @@
 
 import { Bytes, FrameSpec, Opcode, Utf8Validator, buildFrame, fragmentMessage, hex, repeatToLength, toBuffer } from './frames';
 import type { HttpResponse, ReceivedEvent } from './session';
+import { AcceptPolicy, ExtensionElement, PmdState, autobahnAccept, autobahnOffer, describeOffers, firstAccept } from './pmd';
+import { PMD_DATA_SETS, PmdDataSet } from './pmd-data';
 
 /** Autobahn behaviour values for the message/event part of a case. */
 export type Behavior = 'OK' | 'NON-STRICT' | 'FAILED' | 'INFORMATIONAL';
@@ -49,6 +51,8 @@ export interface CaseSession {
   sendFrame(spec: FrameSpec, opts?: { chop?: number; sync?: boolean }): Promise<void>;
   /** Autobahn `sendClose`. */
   sendClose(code?: number, reason?: Bytes): void;
+  /** permessage-deflate state, when negotiated (12.x/13.x). */
+  readonly pmd: PmdState | null;
 }
 
 /** What a case's actions and hooks can do. */
@@ -128,6 +132,13 @@ export interface ConformanceCase {
   handshake?: HandshakeSpec;
   /** Minimum time budget for this case (ms), if it needs more than the default per-case timeout. */
   minTimeoutMs?: number;
+  /**
+   * permessage-deflate case (12.x/13.x). Server role: the suite offers `offers`
+   * and checks the response; client role: the fuzzing server answers the
+   * client's offers with `accept`. When nothing is agreed the case is not run
+   * (INFORMATIONAL, Autobahn's UNIMPLEMENTED).
+   */
+  deflate?: { offers: ExtensionElement[]; accept: AcceptPolicy };
 }
 
 /** Category names (Autobahn `CaseCategories`). */
@@ -142,6 +153,8 @@ export const CATEGORIES: Record<string, string> = {
   '7': 'Close Handling',
   '9': 'Limits/Performance',
   '10': 'Misc',
+  '12': 'Compression (payloads)',
+  '13': 'Compression (parameters)',
 };
 
 // --- helpers ------------------------------------------------------------------
@@ -1233,6 +1246,244 @@ for (const isBinary of [false, true]) {
     expectedClose: CLEAN_NORMAL,
     actions: [{ do: 'sendMessage', opcode: Opcode.TEXT, payload, fragmentSize: 1300 }, killAfter(10000)],
   });
+}
+
+// --- 12, 13: permessage-deflate (RFC 7692) ----------------------------------------------------------
+
+/** Autobahn's `MSG_SIZES` for 12.x/13.x: (payload length, auto-fragment size). */
+const PMD_SIZES: Array<[number, number]> = [
+  [16, 0],
+  [64, 0],
+  [256, 0],
+  [1024, 0],
+  [4096, 0],
+  [8192, 0],
+  [16384, 0],
+  [32768, 0],
+  [65536, 0],
+  [131072, 0],
+  [8192, 256],
+  [16384, 256],
+  [32768, 256],
+  [65536, 256],
+  [131072, 256],
+  [131072, 1024],
+  [131072, 4096],
+  [131072, 32768],
+];
+
+let pmdMessageCount = 10;
+/**
+ * Messages per 12.x/13.x case (Autobahn: 1000). Read when a case runs.
+ * CI uses the default (10); `npm run conformance -- --pmd-messages N` sets it.
+ */
+export function setPmdMessageCount(n: number): void {
+  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError('pmd message count must be a positive integer');
+  pmdMessageCount = n;
+}
+/** Current messages per 12.x/13.x case. */
+export function getPmdMessageCount(): number {
+  return pmdMessageCount;
+}
+/**
+ * Messages a case with `len`-octet payloads sends: N, but no more than N x 16 KiB
+ * in total (at least 2, so context takeover across messages is always exercised).
+ * With N = 10: 10 messages up to 16 KiB, 5 of 32 KiB, 2 of 64 and 128 KiB.
+ */
+export function pmdMessagesFor(len: number): number {
+  return Math.min(pmdMessageCount, Math.max(2, Math.floor((pmdMessageCount * 16384) / len)));
+}
+
+const PMD_WAIT = 10000;
+const PMD_BUDGET = 12000;
+
+/** Subcategory titles (12.1, 13.3, ...) for the report. */
+export const PMD_SUBCATEGORIES: Record<string, string> = {};
+
+/** Send one message compressed with the agreed parameters (RSV1 on the first frame only), fragmented as asked. */
+export async function sendCompressed(session: CaseSession, opcode: number, payload: Buffer, fragmentSize = 0): Promise<void> {
+  const pmd = session.pmd;
+  if (!pmd) throw new Error('permessage-deflate not negotiated');
+  const data = await pmd.deflater.compress(payload);
+  const frames = fragmentMessage(opcode, data, fragmentSize);
+  frames[0].rsv = 4;
+  for (const f of frames) await session.sendFrame(f);
+}
+
+/**
+ * Autobahn `case12_x_x.py`: send `count` compressed messages of `len` octets
+ * (consecutive slices of the data set, wrapping around), each after the echo of
+ * the previous one; every echo must have the same type and content (Autobahn
+ * compares the SHA-1). Whatever the peer sends compressed is inflated with the
+ * agreed parameters (a fresh context per message when it promised no context
+ * takeover), so a peer that compresses wrongly fails the case.
+ */
+function pmdEchoCase(id: string, ds: PmdDataSet, len: number, frag: number, deflate: { offers: ExtensionElement[]; accept: AcceptPolicy }, paramDesc: string): void {
+  const kind = ds.binary ? 'binary' : 'text';
+  add({
+    id,
+    description: `Send compressed ${kind} messages (Autobahn: 1000; here N = 10 by default (--pmd-messages N), at most N x 16 KiB in total) each of payload size ${len}, auto-fragment to ${frag} octets. ${paramDesc}`,
+    expectation: `Receive echo'ed messages (with payload as sent). Compressed echoes must inflate with the agreed parameters. Timeout case after ${PMD_WAIT / 1000} secs.`,
+    initial: { behavior: 'FAILED', result: `Case did not finish within ${PMD_WAIT / 1000} seconds.` },
+    expectedClose: CLEAN_NORMAL,
+    minTimeoutMs: PMD_BUDGET,
+    deflate,
+    onMessage: (ev, ctx) => {
+      const sc = ctx.scratch as { count: number; expected: Buffer; ptr: number; next: () => void };
+      const pmd = ctx.session.pmd;
+      if (ev.binary !== ds.binary || !ev.payload.equals(sc.expected)) {
+        ctx.setResult(
+          'FAILED',
+          ev.binary !== ds.binary
+            ? `Echo'ed message type differs from what I sent (got binary ${ev.binary}, expected binary ${ds.binary}).`
+            : ev.payload.length !== sc.expected.length
+              ? `Echo'ed message length differs from what I sent (got length ${ev.payload.length}, expected length ${sc.expected.length}).`
+              : `Echo'ed message contents differs from what I sent (message ${sc.count}).`,
+        );
+        ctx.session.sendClose(NORMAL);
+      } else if (sc.count < pmdMessagesFor(len)) sc.next();
+      else {
+        ctx.setResult(
+          'OK',
+          `Ok, received all ${sc.count} echo'ed messages in time (agreed: ${pmd?.agreed || 'permessage-deflate'}; ${pmd?.compressedIn ?? 0} echoes compressed, ${pmd?.plainIn ?? 0} uncompressed).`,
+        );
+        ctx.session.sendClose(NORMAL);
+      }
+    },
+    actions: [
+      {
+        do: 'custom',
+        run: (ctx) => {
+          const data = ds.data();
+          const sc = ctx.scratch as { count: number; expected: Buffer; ptr: number; next: () => void };
+          sc.count = 0;
+          sc.ptr = 0;
+          sc.next = () => {
+            // Autobahn's sendOne: the next `len` octets of the data, wrapping around.
+            const to = (sc.ptr + len) % data.length;
+            sc.expected = to > sc.ptr ? data.subarray(sc.ptr, to) : Buffer.concat([data.subarray(sc.ptr), data.subarray(0, to)]);
+            sc.ptr = to;
+            sc.count++;
+            sendCompressed(ctx.session, ds.binary ? Opcode.BINARY : Opcode.TEXT, sc.expected, frag).catch((e: unknown) => {
+              ctx.session.log(`compress error: ${String(e)}`);
+              ctx.setResult('FAILED', `suite error while compressing: ${String(e)}`);
+              ctx.session.sendClose(NORMAL);
+            });
+          };
+          sc.next();
+        },
+      },
+      closeAfter(PMD_WAIT),
+    ],
+  });
+}
+
+// 12.x: Autobahn's default offer / accept, five data sets.
+{
+  const deflate = { offers: [autobahnOffer()], accept: autobahnAccept(false, 0) };
+  PMD_DATA_SETS.forEach((ds, j) => {
+    PMD_SUBCATEGORIES[`12.${j + 1}`] = `${ds.desc} (${ds.binary ? 'binary' : 'utf8'})`;
+    PMD_SIZES.forEach(([len, frag], i) =>
+      pmdEchoCase(`12.${j + 1}.${i + 1}`, ds, len, frag, deflate, 'Use default permessage-deflate offer (server role) / accept (client role).'),
+    );
+  });
+}
+
+// 13.x: Autobahn's DEFLATE_PARAMS: (server accept, client offers), JSON data.
+{
+  const P: Array<[AcceptPolicy, string, ExtensionElement[]]> = [
+    [autobahnAccept(false, 0), '[(False, 0)]', [autobahnOffer()]],
+    [autobahnAccept(true, 0), '[(True, 0)]', [autobahnOffer(true, 0)]],
+    [autobahnAccept(false, 8), '[(False, 8)]', [autobahnOffer(false, 8)]],
+    [autobahnAccept(false, 15), '[(False, 15)]', [autobahnOffer(false, 15)]],
+    [autobahnAccept(true, 8), '[(True, 8)]', [autobahnOffer(true, 8)]],
+    [autobahnAccept(true, 15), '[(True, 15)]', [autobahnOffer(true, 15)]],
+    [
+      firstAccept(autobahnAccept(true, 8), autobahnAccept(true, 0), autobahnAccept(false, 0)),
+      '[(True, 8), (True, 0), (False, 0)]',
+      [autobahnOffer(true, 8), autobahnOffer(true, 0), autobahnOffer()],
+    ],
+  ];
+  const ds = PMD_DATA_SETS[0];
+  P.forEach(([accept, acceptDesc, offers], j) => {
+    const desc = `client offers (requestNoContextTakeover, requestMaxWindowBits): ${describeOffers(offers)} / server accept (requestNoContextTakeover, requestMaxWindowBits): ${acceptDesc}`;
+    PMD_SUBCATEGORIES[`13.${j + 1}`] = `${ds.desc} - ${desc}`;
+    PMD_SIZES.forEach(([len, frag], i) => pmdEchoCase(`13.${j + 1}.${i + 1}`, ds, len, frag, { offers, accept }, `Use permessage-deflate ${desc}.`));
+  });
+}
+
+// 13.8.x (EXTENSION, not in Autobahn): compressed-frame violations.
+{
+  const deflate = { offers: [autobahnOffer()], accept: autobahnAccept(false, 0) };
+  PMD_SUBCATEGORIES['13.8'] = '(EXTENSION) permessage-deflate violations: RSV1 where RFC 7692 forbids it, corrupt compressed data';
+  const FAIL_1007: ExpectedClose = { closedByMe: false, closeCode: [INVALID_PAYLOAD], requireClean: false };
+  const compressedFrames = async (ctx: CaseContext, payload: Buffer, fragmentSize: number, rsvRest: number): Promise<void> => {
+    const data = await ctx.session.pmd!.deflater.compress(payload);
+    const frames = fragmentMessage(Opcode.TEXT, data, fragmentSize);
+    frames.forEach((f, i) => (f.rsv = i === 0 ? 4 : rsvRest));
+    for (const f of frames) await ctx.session.sendFrame(f);
+  };
+  const violation = (id: string, description: string, expectation: string, ec: ExpectedClose, run: (ctx: CaseContext) => Promise<void>, after: Action[] = []): void =>
+    add({ id, description: `(EXTENSION) ${description}`, expectation, expected: { OK: [] }, expectedClose: ec, deflate, actions: [{ do: 'custom', run }, ...after, killAfter(1000)] });
+  const hello = Buffer.from('Hello, compressed world! '.repeat(8));
+  violation(
+    '13.8.1',
+    'permessage-deflate agreed. Send a compressed text message in fragments of 20 octets whose continuation frames also have RSV1 set.',
+    'RFC 7692 6.1: RSV1 is set on the first frame of a message only; the peer fails the connection (1002 or TCP drop); nothing is echoed.',
+    FAIL_PROTOCOL,
+    (ctx) => compressedFrames(ctx, hello, 20, 4),
+  );
+  violation(
+    '13.8.2',
+    'permessage-deflate agreed. Send an uncompressed text message in 2 fragments, the continuation frame with RSV1 set.',
+    'RFC 7692 6.1: RSV1 on a continuation frame is a protocol error: 1002 or TCP drop; nothing is echoed.',
+    FAIL_PROTOCOL,
+    async (ctx) => {
+      await ctx.session.sendFrame({ opcode: Opcode.TEXT, payload: 'Hello, ', fin: false });
+      await ctx.session.sendFrame({ opcode: Opcode.CONTINUATION, payload: 'world!', rsv: 4 });
+    },
+  );
+  violation(
+    '13.8.3',
+    'permessage-deflate agreed. Send a ping with RSV1 set.',
+    'RFC 7692 6.1: permessage-deflate does not apply to control frames; RSV1 on a ping is a protocol error: 1002 or TCP drop; no pong.',
+    FAIL_PROTOCOL,
+    (ctx) => ctx.session.sendFrame({ opcode: Opcode.PING, payload: 'Hello', rsv: 4 }),
+  );
+  violation(
+    '13.8.4',
+    'permessage-deflate agreed. Send a close frame (1000) with RSV1 set.',
+    'RFC 7692 6.1: RSV1 on a close frame is a protocol error: 1002 or TCP drop.',
+    FAIL_PROTOCOL,
+    (ctx) => ctx.session.sendFrame({ opcode: Opcode.CLOSE, payload: Buffer.from([0x03, 0xe8]), rsv: 4 }),
+  );
+  violation(
+    '13.8.5',
+    'permessage-deflate agreed. Send a text frame with RSV2 set (and RSV1).',
+    'permessage-deflate defines RSV1 only (RFC 6455 5.2): 1002 or TCP drop; nothing is echoed.',
+    FAIL_PROTOCOL,
+    async (ctx) => {
+      const data = await ctx.session.pmd!.deflater.compress(hello);
+      await ctx.session.sendFrame({ opcode: Opcode.TEXT, payload: data, rsv: 6 });
+    },
+  );
+  violation(
+    '13.8.6',
+    'permessage-deflate agreed. Send a text message with RSV1 set whose payload is not valid DEFLATE data (block type 3).',
+    'The message cannot be decompressed: the peer fails the connection with 1007 (invalid payload data, as ws does) or drops TCP; nothing is echoed.',
+    FAIL_1007,
+    (ctx) => ctx.session.sendFrame({ opcode: Opcode.TEXT, payload: hex('ffffffff0000'), rsv: 4 }),
+  );
+  violation(
+    '13.8.7',
+    'permessage-deflate agreed. Send a compressed text message that inflates to invalid UTF-8.',
+    'RFC 6455 8.1: the peer fails the connection with 1007 or drops TCP; nothing is echoed.',
+    FAIL_UTF8,
+    async (ctx) => {
+      const data = await ctx.session.pmd!.deflater.compress(INVALID_6_3);
+      await ctx.session.sendFrame({ opcode: Opcode.TEXT, payload: data, rsv: 4 });
+    },
+  );
 }
 
 /** Compare Autobahn-style ids numerically ("1.1.10" > "1.1.9", "10.1.1" > "9.8.6"). */

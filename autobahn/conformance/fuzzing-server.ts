@@ -26,6 +26,7 @@ import { ALL_CLIENT_CASES, ClientCase, ClientRequest, selectClientCases } from '
 import { Opcode, acceptKey, buildFrame, closePayload, describePayload, fragmentMessage } from './frames';
 import { CaseResult, CloseBehavior, Report, Verdict, combineVerdict, summarize, writeReports } from './run-server-tests';
 import { FuzzingServerSession } from './server-session';
+import { PmdParams, createPmdState, formatExtension, parseExtensions, parsePmdResponse } from './pmd';
 import type { ReceivedEvent } from './session';
 
 /** What a client driver may report about one case (in-process clients). */
@@ -275,7 +276,9 @@ async function runDataCase(c: ClientCase, s: FuzzingServerSession, budget: numbe
   try {
     // A frame sent with the 101 (0.2.3) may already have been answered.
     finishWhenDone();
-    for (const a of c.actions) {
+    // permessage-deflate case without an agreement: not run (Autobahn: UNIMPLEMENTED).
+    if (c.deflate && !s.pmd) s.sendClose(1000);
+    else for (const a of c.actions) {
       if (s.state === 'closed') break;
       if (!(await exec(a))) break;
     }
@@ -334,6 +337,11 @@ async function runDataCase(c: ClientCase, s: FuzzingServerSession, budget: numbe
   if (c.wrongCodeIsFatal && behaviorClose === 'WRONG CODE') {
     behavior = 'FAILED';
     result = resultClose;
+  }
+  if (c.deflate && !s.pmd) {
+    behavior = 'INFORMATIONAL';
+    behaviorClose = 'INFORMATIONAL';
+    result = `UNIMPLEMENTED: no permessage-deflate agreed (${s.pmdDeclined ?? 'the client did not offer it'}); the case was not run.`;
   }
   if (c.informational) {
     const recv = s.received.map(describeEvent).join(', ') || 'nothing';
@@ -515,7 +523,21 @@ export function startFuzzingServer(opts: FuzzingServerOptions = {}): Promise<Fuz
       const hs = c.serverHandshake;
       const s = new FuzzingServerSession(sock);
       s.log(`RX handshake: ${req.head.split('\r\n')[0]}`);
-      await writeHead(sock, hs ? hs.response(req) : `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(req.headers['sec-websocket-key'] ?? '')}\r\n\r\n`, hs?.chop, hs?.trailing);
+      let extHeader = '';
+      if (c.deflate) {
+        // Answer the client's permessage-deflate offers with the case's accept policy (RFC 7692 5, 7.1).
+        const offered = req.headers['sec-websocket-extensions'];
+        const offers = (parseExtensions(offered) ?? []).filter((e) => e.name.toLowerCase() === 'permessage-deflate');
+        s.log(`client offers: ${offered ?? '(none)'}`);
+        const el = offers.length ? c.deflate.accept(offers) : null;
+        if (el) {
+          const agreed = formatExtension(el);
+          extHeader = `Sec-WebSocket-Extensions: ${agreed}\r\n`;
+          s.pmd = createPmdState(parsePmdResponse(el, offers) as PmdParams, 'server', agreed);
+          s.log(`permessage-deflate agreed: ${agreed}`);
+        } else s.pmdDeclined = offers.length ? `no offer acceptable to this case's accept policy: ${offered}` : 'the client did not offer permessage-deflate';
+      }
+      await writeHead(sock, hs ? hs.response(req) : `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(req.headers['sec-websocket-key'] ?? '')}\r\n${extHeader}\r\n`, hs?.chop, hs?.trailing);
       if (hs?.trailing) s.log(`TX ${hs.trailing.length} frame bytes in the same write as the response`);
       partial = await runDataCase(c, s, budget);
       partial.httpStatus = 101;

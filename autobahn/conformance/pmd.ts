@@ -205,3 +205,150 @@ export function createCodec(params: PmdParams, role: 'client' | 'server'): { def
   // but we reset ours when *it* promised so, to catch a peer that relies on context it said it would drop.
   return { deflater: new MessageDeflater(mine.bits, mine.nct), inflater: new MessageInflater(theirs.bits, theirs.nct) };
 }
+
+// --- Autobahn 13.x offers and accept policies (autobahn-python `compress_deflate.py`) ------------------
+
+/**
+ * Autobahn's `PerMessageDeflateOffer(requestNoContextTakeover, requestMaxWindowBits)`
+ * with its defaults `acceptNoContextTakeover = True`, `acceptMaxWindowBits = True`:
+ * `permessage-deflate; client_no_context_takeover; client_max_window_bits`
+ * plus `server_no_context_takeover` / `server_max_window_bits=N` when requested.
+ */
+export function autobahnOffer(requestNoContextTakeover = false, requestMaxWindowBits = 0): ExtensionElement {
+  const params: Record<string, string | true> = { client_no_context_takeover: true, client_max_window_bits: true };
+  if (requestNoContextTakeover) params.server_no_context_takeover = true;
+  if (requestMaxWindowBits) params.server_max_window_bits = String(requestMaxWindowBits);
+  return { name: 'permessage-deflate', params };
+}
+
+/** Describe an offer list as Autobahn does: `[(requestNoContextTakeover, requestMaxWindowBits), ...]`. */
+export function describeOffers(offers: ExtensionElement[]): string {
+  return `[${offers.map((o) => `(${o.params.server_no_context_takeover === true ? 'True' : 'False'}, ${o.params.server_max_window_bits ?? 0})`).join(', ')}]`;
+}
+
+/**
+ * Server role: check the server's `Sec-WebSocket-Extensions` response against
+ * what we offered (RFC 7692 §5, §7.1). Returns the agreed parameters, `null`
+ * when the server declined (no permessage-deflate in the response), or a
+ * string describing a violation.
+ */
+export function checkServerResponse(header: string | undefined, offers: ExtensionElement[]): PmdParams | null | string {
+  const els = parseExtensions(header);
+  if (els === null) return `malformed Sec-WebSocket-Extensions response: ${header}`;
+  if (els.length === 0) return null;
+  if (els.length > 1 || els[0].name.toLowerCase() !== 'permessage-deflate')
+    return `the response must accept exactly one of the offered extensions (got "${header}")`;
+  const p = parsePmdResponse(els[0], offers);
+  if (typeof p === 'string') return p;
+  // The response must answer one of the offers (§7.1.1.1, §7.1.2.1, §7.1.2.2).
+  const why: string[] = [];
+  for (const o of offers) {
+    const r = responseMatches(o, els[0], p);
+    if (r === null) return p;
+    why.push(r);
+  }
+  return `the response "${header}" matches none of the offers: ${why.join('; ')}`;
+}
+
+function responseMatches(offer: ExtensionElement, resp: ExtensionElement, p: PmdParams): string | null {
+  if (offer.params.server_no_context_takeover === true && !p.serverNoContextTakeover)
+    return 'offer has server_no_context_takeover, the response must include it (RFC 7692 7.1.1.1)';
+  const sb = offer.params.server_max_window_bits;
+  if (typeof sb === 'string') {
+    if (resp.params.server_max_window_bits === undefined) return `offer has server_max_window_bits=${sb}, the response must include it (RFC 7692 7.1.2.1)`;
+    if (p.serverMaxWindowBits > Number(sb)) return `server_max_window_bits=${p.serverMaxWindowBits} is larger than the offered ${sb} (RFC 7692 7.1.2.1)`;
+  }
+  if (resp.params.client_max_window_bits !== undefined && offer.params.client_max_window_bits === undefined)
+    return 'client_max_window_bits in the response, but not in this offer (RFC 7692 7.1.2.2)';
+  const cb = offer.params.client_max_window_bits;
+  if (typeof cb === 'string' && p.clientMaxWindowBits > Number(cb)) return `client_max_window_bits=${p.clientMaxWindowBits} is larger than the offered ${cb}`;
+  return null;
+}
+
+/**
+ * Parse and validate one client offer element (RFC 7692 §7.1). Returns a
+ * reason string when the offer is invalid (a server declines such an offer).
+ */
+export function checkOffer(e: ExtensionElement): string | null {
+  if (e.name.toLowerCase() !== 'permessage-deflate') return `not permessage-deflate: ${e.name}`;
+  for (const [k, v] of Object.entries(e.params)) {
+    if (!PMD_PARAMS.includes(k)) return `unknown parameter ${k}`;
+    if (k.endsWith('_no_context_takeover') && v !== true) return `${k} must not have a value`;
+    if (k === 'server_max_window_bits' && (v === true || !/^(?:[89]|1[0-5])$/.test(v))) return `invalid server_max_window_bits=${String(v)}`;
+    if (k === 'client_max_window_bits' && v !== true && !/^(?:[89]|1[0-5])$/.test(v)) return `invalid client_max_window_bits=${v}`;
+  }
+  return null;
+}
+
+/** An accept policy of the fuzzing server (client role): the response element for the client's offers, or null to decline. */
+export type AcceptPolicy = (offers: ExtensionElement[]) => ExtensionElement | null;
+
+/**
+ * Autobahn's `PerMessageDeflateOfferAccept(offer, requestNoContextTakeover,
+ * requestMaxWindowBits)` applied to the first acceptable offer: honour what
+ * the client asked of the server (`server_no_context_takeover`,
+ * `server_max_window_bits`) and ask the client for no context takeover /
+ * a window of `requestMaxWindowBits`.
+ *
+ * Relaxed to RFC 7692: Autobahn only asks for `client_no_context_takeover`
+ * when the client offered it; §7.1.1.2 lets a server send it anyway, so we
+ * do (the `ws` client, for one, does not offer it by default).
+ * `client_max_window_bits` is only sent when the client offered it
+ * (§7.1.2.2: MUST NOT otherwise); an offer without it is skipped.
+ */
+export function autobahnAccept(requestNoContextTakeover: boolean, requestMaxWindowBits: number): AcceptPolicy {
+  return (offers) => {
+    for (const o of offers) {
+      if (o.name.toLowerCase() !== 'permessage-deflate' || checkOffer(o) !== null) continue;
+      if (requestMaxWindowBits && o.params.client_max_window_bits === undefined) continue;
+      const params: Record<string, string | true> = {};
+      if (o.params.server_no_context_takeover === true) params.server_no_context_takeover = true;
+      if (typeof o.params.server_max_window_bits === 'string') params.server_max_window_bits = o.params.server_max_window_bits;
+      if (requestNoContextTakeover) params.client_no_context_takeover = true;
+      if (requestMaxWindowBits) {
+        const cb = o.params.client_max_window_bits;
+        params.client_max_window_bits = String(typeof cb === 'string' ? Math.min(Number(cb), requestMaxWindowBits) : requestMaxWindowBits);
+      }
+      return { name: 'permessage-deflate', params };
+    }
+    return null;
+  };
+}
+
+/** Autobahn `accept7`: try (True, 8), then (True, 0), then (False, 0). */
+export function firstAccept(...policies: AcceptPolicy[]): AcceptPolicy {
+  return (offers) => {
+    for (const p of policies) {
+      const r = p(offers);
+      if (r) return r;
+    }
+    return null;
+  };
+}
+
+/** The negotiated permessage-deflate state of one connection, from the suite's side. */
+export interface PmdState {
+  params: PmdParams;
+  /** The `Sec-WebSocket-Extensions` value that was agreed. */
+  agreed: string;
+  /** Compresses what the suite sends. */
+  deflater: MessageDeflater;
+  /** Inflates what the peer sends (agreed window; reset per message when the peer promised no context takeover). */
+  inflater: MessageInflater;
+  /** Compressed messages received from the peer. */
+  compressedIn: number;
+  /** Uncompressed messages received from the peer. */
+  plainIn: number;
+}
+
+/** Create the suite's state for agreed parameters. */
+export function createPmdState(params: PmdParams, role: 'client' | 'server', agreed: string): PmdState {
+  const { deflater, inflater } = createCodec(params, role);
+  return { params, agreed, deflater, inflater, compressedIn: 0, plainIn: 0 };
+}
+
+/** Release the zlib streams of a state. */
+export function disposePmdState(s: PmdState | null): void {
+  s?.deflater.reset();
+  s?.inflater.reset();
+}

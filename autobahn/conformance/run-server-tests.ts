@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ALL_CASES, Action, Behavior, CATEGORIES, CaseContext, ConformanceCase, UTF8_SUBCATEGORIES, compareIds, selectCases } from './cases';
+import { ALL_CASES, Action, Behavior, CATEGORIES, CaseContext, ConformanceCase, PMD_SUBCATEGORIES, UTF8_SUBCATEGORIES, compareIds, selectCases } from './cases';
 import { closePayload, describePayload, fragmentMessage, buildFrame } from './frames';
 import { ClientSession, DEFAULT_TIMEOUTS, ReceivedEvent } from './session';
 
@@ -250,7 +250,11 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
   let resultClose = 'TCP connection was dropped without close handshake';
 
   try {
-    await s.connect({ host: target.host, port: target.port, path: target.path, request: hs?.request, chop: hs?.chop, expectUpgrade: !rejectCase });
+    await s.connect({ host: target.host, port: target.port, path: target.path, request: hs?.request, chop: hs?.chop, expectUpgrade: !rejectCase, extensions: c.deflate?.offers });
+    if (c.deflate && s.connectionWasOpen && !s.pmd) {
+      // Autobahn: UNIMPLEMENTED. Graded INFORMATIONAL below.
+      s.sendClose(1000);
+    }
     if (rejectCase) {
       const grade = hs.expect as Exclude<typeof hs.expect, 'upgrade'>;
       if (s.response) ({ behavior, result } = grade(s.response));
@@ -261,7 +265,7 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
       behaviorClose = 'OK';
       resultClose = 'n/a (handshake rejection case)';
       s.drop('handshake case done');
-    } else if (s.connectionWasOpen) {
+    } else if (s.connectionWasOpen && !(c.deflate && !s.pmd)) {
       for (const a of c.actions) {
         if (s.state === 'closed') break;
         if (!(await exec(a))) break;
@@ -330,6 +334,11 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
     if (c.wrongCodeIsFatal && behaviorClose === 'WRONG CODE') {
       behavior = 'FAILED';
       result = resultClose;
+    }
+    if (c.deflate && s.connectionWasOpen && !s.pmd) {
+      behavior = 'INFORMATIONAL';
+      behaviorClose = 'INFORMATIONAL';
+      result = 'UNIMPLEMENTED: the server declined the permessage-deflate offer (a server may decline; the case was not run).';
     }
     if (c.informational && s.connectionWasOpen) {
       const recv = s.received.map(describeEvent).join(', ') || 'nothing';
@@ -486,7 +495,8 @@ export function renderHtml(report: Report): string {
   const caseRows = report.cases
     .map((r) => {
       const sub = r.id.split('.').slice(0, 2).join('.');
-      const title = UTF8_SUBCATEGORIES[sub] ? `${UTF8_SUBCATEGORIES[sub]} — ` : '';
+      const subTitle = UTF8_SUBCATEGORIES[sub] ?? PMD_SUBCATEGORIES[sub];
+      const title = subTitle ? `${subTitle} — ` : '';
       return `<tr id="case-${esc(r.id)}"><td class="id">${esc(r.id)}</td><td class="${cls(r.verdict)}">${esc(r.verdict)}</td><td class="${cls(
         r.behaviorClose,
       )}">${esc(r.behaviorClose)}</td><td>${r.closeCode ?? '–'}</td><td>${r.durationMs}</td><td>${esc(r.closedBy ?? '–')}</td><td>${esc(

@@ -19,6 +19,7 @@ import * as net from 'node:net';
 import { FrameParser, FramingError, Opcode, ParsedFrame, buildFrame, closePayload, describePayload, isValidCloseCode, isValidUtf8, toBuffer, Bytes, FrameSpec } from './frames';
 import type { ReceivedEvent } from './session';
 import type { CaseSession } from './cases';
+import { PmdState, disposePmdState } from './pmd';
 
 /** Autobahn's server-side protocol timeouts (ms). */
 export interface ServerSessionTimeouts {
@@ -65,6 +66,13 @@ export class FuzzingServerSession implements CaseSession {
   readonly lost: Promise<void>;
   /** When set, delay our TCP close after a completed closing handshake by this many ms (7.15.x). */
   tcpCloseDelayMs = 0;
+  /** permessage-deflate state when we accepted the client's offer (null: not negotiated). Set before any data arrives. */
+  pmd: PmdState | null = null;
+  /** Why no permessage-deflate was agreed (deflate cases). */
+  pmdDeclined: string | null = null;
+  /** With permessage-deflate, frames are handled in order through this chain (inflating is asynchronous). */
+  private rxChain: Promise<void> = Promise.resolve();
+  private fragCompressed = false;
 
   private resolveLost!: () => void;
   private readonly parser = new FrameParser();
@@ -100,7 +108,11 @@ export class FuzzingServerSession implements CaseSession {
       this.timers.clear();
       if (this.closeHandshakeTimer) clearTimeout(this.closeHandshakeTimer);
       this.log(this.clientClosedTcpFirst ? 'TCP closed (client closed first)' : 'TCP closed (we closed first)');
-      this.resolveLost();
+      // Messages still being inflated are recorded before the case is graded.
+      void this.rxChain.then(() => {
+        disposePmdState(this.pmd);
+        this.resolveLost();
+      });
     });
   }
 
@@ -249,20 +261,29 @@ export class FuzzingServerSession implements CaseSession {
       this.closeTcp('unframeable data', false);
       return;
     }
+    if (this.pmd) {
+      for (const f of frames) this.rxChain = this.rxChain.then(() => this.onFrame(f));
+      return;
+    }
     for (const f of frames) {
       if ((this.state as string) === 'closed') return;
       this.onFrame(f);
     }
   }
 
-  private onFrame(f: ParsedFrame): void {
+  private onFrame(f: ParsedFrame): void | Promise<void> {
     this.log(`RX frame op=${f.opcode} fin=${f.fin ? 1 : 0} rsv=${f.rsv}${f.masked ? '' : ' UNMASKED'} payload=${describePayload(f.payload, 24)}`);
     if (this.clientSentClose) {
       this.log('(frame after client close frame ignored)');
       return;
     }
     if (!f.masked) return this.protocolViolation('client sent an unmasked frame (RFC 6455 5.1)');
-    if (f.rsv !== 0) return this.protocolViolation(`client sent a frame with RSV bits ${f.rsv} (no extension negotiated)`);
+    if (this.pmd && f.rsv === 4) {
+      // RFC 7692 6.1: RSV1 marks the first frame of a compressed message only.
+      if (f.opcode >= 8) return this.protocolViolation('client sent a control frame with RSV1 set (RFC 7692 6.1)');
+      if (f.opcode === Opcode.CONTINUATION) return this.protocolViolation('client sent a continuation frame with RSV1 set (RFC 7692 6.1)');
+    } else if (f.rsv !== 0)
+      return this.protocolViolation(`client sent a frame with RSV bits ${f.rsv} (${this.pmd ? 'only RSV1 is defined by permessage-deflate' : 'no extension negotiated'})`);
     if (f.nonMinimalLength) return this.protocolViolation('client used a non-minimal payload length encoding');
     if (f.opcode >= 8) {
       if (!f.fin) return this.protocolViolation('client sent a fragmented control frame');
@@ -288,14 +309,34 @@ export class FuzzingServerSession implements CaseSession {
       if (this.fragOpcode >= 0) return this.protocolViolation('client started a new data message inside a fragmented message');
       this.fragOpcode = f.opcode;
       this.fragParts = [f.payload];
+      this.fragCompressed = f.rsv === 4;
     } else return this.protocolViolation(`client sent reserved data opcode ${f.opcode}`);
     if (!f.fin) return;
-    const payload = this.fragParts.length === 1 ? this.fragParts[0] : Buffer.concat(this.fragParts);
+    const raw = this.fragParts.length === 1 ? this.fragParts[0] : Buffer.concat(this.fragParts);
     const binary = this.fragOpcode === Opcode.BINARY;
     this.fragOpcode = -1;
     this.fragParts = [];
-    if (!binary && !isValidUtf8(payload)) return this.protocolViolation('client sent a text message that is not valid UTF-8');
-    this.pushEvent({ kind: 'message', binary, payload });
+    const deliver = (payload: Buffer): void => {
+      if (!binary && !isValidUtf8(payload)) return this.protocolViolation('client sent a text message that is not valid UTF-8');
+      this.pushEvent({ kind: 'message', binary, payload });
+    };
+    const pmd = this.pmd;
+    if (!pmd) return deliver(raw);
+    if (!this.fragCompressed) {
+      pmd.plainIn++;
+      return deliver(raw);
+    }
+    pmd.compressedIn++;
+    return pmd.inflater.decompress(raw).then(
+      (payload) => {
+        this.log(`RX compressed message ${raw.length} -> ${payload.length} bytes`);
+        deliver(payload);
+      },
+      (e: Error) =>
+        this.protocolViolation(
+          `client sent compressed data that does not inflate with the agreed parameters (${pmd.agreed || 'defaults'}): ${e.message} (RFC 7692 7.2.2${pmd.params.clientNoContextTakeover ? ', 7.1.1.2: client_no_context_takeover' : ''})`,
+        ),
+    );
   }
 
   private onCloseFrame(payload: Buffer): void {

@@ -10,6 +10,7 @@
  */
 
 import { WebSocketServer } from 'ws';
+import type { ServerOptions } from 'ws';
 import type { AddressInfo } from 'node:net';
 
 /** A running reference server. */
@@ -23,10 +24,11 @@ export interface RunningServer {
  * Start `new WebSocketServer({ port })` on 127.0.0.1 that echoes every message
  * with the same type (text stays text, binary stays binary).
  * @param port 0 picks a free port
+ * @param options more `ws` server options (e.g. `perMessageDeflate`)
  */
-export function startWsReferenceServer(port = 0): Promise<RunningServer> {
+export function startWsReferenceServer(port = 0, options: ServerOptions = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const wss = new WebSocketServer({ port, host: '127.0.0.1', maxPayload: 64 * 1024 * 1024 });
+    const wss = new WebSocketServer({ port, host: '127.0.0.1', maxPayload: 64 * 1024 * 1024, ...options });
     wss.on('connection', (ws) => {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
       ws.on('error', () => undefined);
@@ -50,5 +52,5 @@ export function startWsReferenceServer(port = 0): Promise<RunningServer> {
 if (require.main === module) {
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : 9001;
-  startWsReferenceServer(port).then((s) => console.log(`ws reference echo server listening on ${s.url}`));
+  startWsReferenceServer(port, process.argv.includes('--deflate') ? { perMessageDeflate: true } : {}).then((s) => console.log(`ws reference echo server listening on ${s.url}`));
 }

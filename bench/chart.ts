@@ -68,7 +68,8 @@ function esc(s: string): string {
 
 function fmt(x: number): string {
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
-  if (x >= 1e4) return `${Math.round(x / 1e3)} k`;
+  if (x >= 1e5) return `${Math.round(x / 1e3)} k`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(1)} k`;
   if (x >= 100) return Math.round(x).toString();
   return x.toFixed(1);
 }

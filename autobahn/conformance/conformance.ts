@@ -6,15 +6,23 @@
  *
  * ```
  * npm run conformance [-- --role server|client] [--cases 1.*,7.*] [--reference] [--verbose]
+ *                      [--pmd-messages N] [--deflate threshold0|default|off]
  * ```
  * `--reference` runs the same suites against the `ws` package instead (agent `ws`,
  * reports under `reports/conformance/ws-{server,client}`).
+ *
+ * The implementations under test have permessage-deflate enabled (ws-rx:
+ * `{ threshold: 0 }`, `ws`: `true`; `--deflate default` gives ws-rx `true`,
+ * `--deflate off` disables it, making 12.x/13.x INFORMATIONAL). Cases without
+ * a permessage-deflate offer are unaffected. `--pmd-messages N` sets the
+ * messages per 12.x/13.x case (default 10; Autobahn sends 1000).
  *
  * @packageDocumentation
  */
 
 import * as path from 'node:path';
-import { startWsRxServer, wsClient, wsRxClient, wsRxOutcomeCheck } from './drivers';
+import { WS_RX_DEFLATE, startWsRxServer, wsClient, wsRxClient, wsRxOutcomeCheck } from './drivers';
+import { setPmdMessageCount } from './cases';
 import { runClientSuite } from './run-client-tests';
 import { Report, exitCodeFor, formatReport, runServerSuite } from './run-server-tests';
 import { startWsReferenceServer } from './ws-reference-server';
@@ -34,9 +42,15 @@ async function main(): Promise<number> {
   const dir = (r: string): string => path.join(base, reference ? `ws-${r}` : r);
   const log = (l: string): void => console.log(l);
   const reports: Report[] = [];
+  const pmdMessages = arg('pmd-messages');
+  if (pmdMessages !== undefined) setPmdMessageCount(Number(pmdMessages));
+  const deflateMode = arg('deflate') ?? 'threshold0';
+  if (!['threshold0', 'default', 'off'].includes(deflateMode)) throw new Error(`--deflate threshold0|default|off (got ${deflateMode})`);
+  const rxDeflate = deflateMode === 'off' ? false : deflateMode === 'default' ? true : WS_RX_DEFLATE;
+  const wsDeflate = deflateMode !== 'off';
 
   if (role === undefined || role === 'server') {
-    const srv = reference ? await startWsReferenceServer(0) : await startWsRxServer();
+    const srv = reference ? await startWsReferenceServer(0, { perMessageDeflate: wsDeflate }) : await startWsRxServer({ perMessageDeflate: rxDeflate });
     console.log(`== server role: ${agent} echo server at ${srv.url}`);
     try {
       const r = await runServerSuite({ url: srv.url, agent, cases, reportDir: dir('server'), verbose, log });
@@ -49,7 +63,7 @@ async function main(): Promise<number> {
   if (role === undefined || role === 'client') {
     console.log(`== client role: ${agent} echo client against the fuzzing server`);
     const r = await runClientSuite({
-      driver: reference ? wsClient() : wsRxClient(),
+      driver: reference ? wsClient({ perMessageDeflate: wsDeflate }) : wsRxClient({ perMessageDeflate: rxDeflate }),
       checkOutcome: reference ? undefined : wsRxOutcomeCheck,
       agent,
       cases,

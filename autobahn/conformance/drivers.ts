@@ -17,6 +17,14 @@ export type ClientDriver = (url: string) => Promise<ClientOutcome>;
 
 const MAX = 64 * 1024 * 1024;
 
+/**
+ * permessage-deflate settings of ws-rx under test (CI and `npm run conformance`):
+ * everything else at its default, but `threshold: 0` so that even 16-octet
+ * messages are compressed (the default, 1024, sends small messages as they are,
+ * which RFC 7692 allows but which tests less). `--deflate default` uses `true`.
+ */
+export const WS_RX_DEFLATE = { threshold: 0 } as const;
+
 /** ws-rx's client (`connect`), echoing every message (what `autobahn/client.ts` does). */
 export function wsRxClient(options: ClientOptions = {}): ClientDriver {
   return async (url) => {

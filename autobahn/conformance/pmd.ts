@@ -147,7 +147,13 @@ export class MessageInflater {
 
   /** Decompress one message (§7.2.2: tail appended). Rejects on corrupt data. */
   decompress(data: Buffer): Promise<Buffer> {
-    const z = (this.z ??= zlib.createInflateRaw({ windowBits: this.windowBits }));
+    // zlib lets a back-reference reach into the output it is still filling, so it
+    // only enforces `windowBits` beyond the current output chunk: with chunks of
+    // 2^windowBits octets, a distance over twice the agreed window is always
+    // refused ("invalid distance too far back"). Only needed below 15 (32 KiB is
+    // the largest distance DEFLATE has).
+    const chunkSize = this.windowBits < 15 ? Math.max(64, 1 << this.windowBits) : undefined;
+    const z = (this.z ??= zlib.createInflateRaw({ windowBits: this.windowBits, chunkSize }));
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;

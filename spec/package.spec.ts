@@ -39,6 +39,15 @@ console.log(JSON.stringify([typeof listen, typeof connect, CloseCode.Normal, typ
     expect(JSON.parse(out)).to.deep.equal(['function', 'function']);
   });
 
+  it("'ws-rx/testing' resolves from both module systems", () => {
+    const mjs = path.join(dir, 'testing.mjs');
+    writeFileSync(mjs, `import { createPair } from 'ws-rx/testing'; console.log(typeof createPair);`);
+    expect(execFileSync(process.execPath, [mjs], { encoding: 'utf8' }).trim()).to.equal('function');
+    const cjs = path.join(dir, 'testing.cjs');
+    writeFileSync(cjs, `console.log(typeof require('ws-rx/testing').createPair);`);
+    expect(execFileSync(process.execPath, [cjs], { encoding: 'utf8' }).trim()).to.equal('function');
+  });
+
   it('ships declaration files', () => {
     expect(existsSync(path.join(root, 'dist', 'lib', 'index.d.ts'))).to.equal(true);
   });

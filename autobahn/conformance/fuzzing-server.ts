@@ -21,13 +21,13 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Action, Behavior, CaseContext } from './cases';
+import { Behavior } from './cases';
+import { describeEvent, driveCase, gradeCloseHandshake, gradeEvents } from './case-driver';
 import { ALL_CLIENT_CASES, ClientCase, ClientRequest, selectClientCases } from './client-cases';
-import { Opcode, acceptKey, buildFrame, closePayload, describePayload, fragmentMessage } from './frames';
+import { Opcode, acceptKey, buildFrame } from './frames';
 import { CaseResult, CloseBehavior, Report, Verdict, combineVerdict, summarize, writeReports } from './run-server-tests';
 import { FuzzingServerSession } from './server-session';
 import { PmdParams, createPmdState, formatExtension, parseExtensions, parsePmdResponse } from './pmd';
-import type { ReceivedEvent } from './session';
 
 /** What a client driver may report about one case (in-process clients). */
 export interface ClientOutcome {
@@ -99,30 +99,6 @@ export function checkClientRequest(r: ClientRequest): string | null {
   if (!/^[A-Za-z0-9+/]{22}==$/.test(key) || Buffer.from(key, 'base64').length !== 16) return `Sec-WebSocket-Key "${key}" is not 16 base64-encoded bytes`;
   if (r.headers['sec-websocket-version'] !== '13') return `Sec-WebSocket-Version: ${r.headers['sec-websocket-version'] ?? '(missing)'}`;
   return null;
-}
-
-function describeEvent(e: ReceivedEvent): string {
-  switch (e.kind) {
-    case 'message':
-      return `${e.binary ? 'binary' : 'text'} message ${describePayload(e.payload)}`;
-    case 'ping':
-    case 'pong':
-      return `${e.kind} ${describePayload(e.payload)}`;
-    case 'timeout':
-      return `timeout ${e.tag}`;
-  }
-}
-function eventEqual(a: ReceivedEvent, b: ReceivedEvent): boolean {
-  if (a.kind !== b.kind) return false;
-  if (a.kind === 'timeout') return a.tag === (b as typeof a).tag;
-  if (a.kind === 'message' && a.binary !== (b as typeof a).binary) return false;
-  return a.payload.equals((b as { payload: Buffer }).payload);
-}
-function eventsEqual(a: readonly ReceivedEvent[], b: readonly ReceivedEvent[]): boolean {
-  return a.length === b.length && a.every((e, i) => eventEqual(e, b[i]));
-}
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Write the handshake response (optionally chopped), then `trailing` in the same write. */
@@ -207,72 +183,8 @@ async function runDataCase(c: ClientCase, s: FuzzingServerSession, budget: numbe
     s.log(`hard case timeout (${budget} ms)`);
     s.closeTcp('hard case timeout', false);
   }, budget);
-  let behavior: Behavior = c.initial?.behavior ?? 'FAILED';
-  let result = c.initial?.result ?? 'Actual events differ from any expected.';
-  const ctx: CaseContext = {
-    session: s,
-    scratch: {},
-    budgetMs: budget,
-    setResult: (b, t) => {
-      behavior = b;
-      result = t;
-    },
-    wait: async (ms, tag) => {
-      const d = clamp(ms);
-      await Promise.race([sleep(d), s.lost]);
-      if (tag !== undefined) {
-        if (s.state !== 'open') return false;
-        s.log(`wait ${d} ms elapsed: timeout ${tag}`);
-        s.recordTimeout(tag);
-        return true;
-      }
-      return s.state !== 'closed';
-    },
-  };
+  const { outcome, finishWhenDone, exec } = driveCase(c, s, budget, clamp);
   s.tcpCloseDelayMs = c.tcpCloseDelayMs ?? 0;
-  const finishWhenDone = (): void => {
-    if (!c.expected) return;
-    const outcomes = Object.values(c.expected);
-    if (!outcomes.every((e) => e && eventsEqual(s.received, e))) return;
-    if (c.expectedClose?.closedByMe && !c.suppressClose) s.sendClose(c.expectedClose.closeCode[0]);
-  };
-  s.onEvent = (ev) => {
-    if (ev.kind === 'message' && c.onMessage) c.onMessage(ev, ctx);
-    else finishWhenDone();
-  };
-  const exec = async (a: Action): Promise<boolean> => {
-    switch (a.do) {
-      case 'send':
-        await s.sendFrame(a.frame, { chop: a.chop, sync: a.sync });
-        return true;
-      case 'sendMessage':
-        for (const f of fragmentMessage(a.opcode, a.payload, a.fragmentSize ?? 0)) await s.sendFrame(f);
-        return true;
-      case 'wait':
-        return ctx.wait(a.ms, a.tag);
-      case 'close':
-        s.sendClose(a.code, a.reason);
-        return true;
-      case 'closeFrame':
-        s.sendCloseFrame(closePayload(a.code, a.reason), false);
-        return true;
-      case 'killAfter':
-        s.schedule(clamp(a.ms), () => {
-          s.log(`killAfter(${a.ms}) fired`);
-          s.failConnection();
-        });
-        return true;
-      case 'closeAfter':
-        s.schedule(clamp(a.ms), () => {
-          s.log(`closeAfter(${a.ms}) fired`);
-          s.sendClose();
-        });
-        return true;
-      case 'custom':
-        await a.run(ctx);
-        return true;
-    }
-  };
   try {
     // A frame sent with the 101 (0.2.3) may already have been answered.
     finishWhenDone();
@@ -287,45 +199,21 @@ async function runDataCase(c: ClientCase, s: FuzzingServerSession, budget: numbe
     s.log(`runner error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     s.closeTcp('runner error', false);
     await s.lost;
-    behavior = 'FAILED';
-    result = `runner error: ${e instanceof Error ? e.message : String(e)}`;
+    outcome.behavior = 'FAILED';
+    outcome.result = `runner error: ${e instanceof Error ? e.message : String(e)}`;
   } finally {
     clearTimeout(hard);
   }
 
-  if (c.expected && !c.onMessage) {
-    for (const key of ['OK', 'NON-STRICT'] as const) {
-      const exp = c.expected[key];
-      if (exp && eventsEqual(s.received, exp)) {
-        behavior = key;
-        result = key === 'NON-STRICT' && c.nonStrictNote ? c.nonStrictNote.replace(/server/g, 'client') : 'Actual events match at least one expected.';
-        break;
-      }
-    }
-    if (behavior === 'FAILED') {
-      const brief = (evs: readonly ReceivedEvent[]): string => (evs.length ? evs.map((e) => describeEvent(e).replace(/ \(\d+ bytes\)$/, '')).join(', ') : 'nothing');
-      const exp = Object.entries(c.expected)
-        .map(([k, v]) => `${k}: ${brief(v ?? [])}`)
-        .join(' / ');
-      result = `Actual events differ from any expected. Received: ${brief(s.received).slice(0, 300)}; expected ${exp.slice(0, 300)}`;
-    }
-  }
+  gradeEvents(c, s.received, outcome, (note) => note.replace(/server/g, 'client'));
+  let { behavior, result } = outcome;
   let behaviorClose: CloseBehavior = 'OK';
   let resultClose = 'Connection was properly closed';
   const ec = c.expectedClose;
   if (ec) {
-    if (ec.closedByMe !== s.closedByMe) {
-      behaviorClose = 'FAILED';
-      resultClose = ec.closedByMe
-        ? 'The connection was failed by the wrong endpoint (the client started the closing handshake / failed the connection)'
-        : 'The connection was failed by the wrong endpoint (the client did not fail the connection; we had to close it)';
-    } else if (ec.requireClean && !s.wasClean) {
-      behaviorClose = 'UNCLEAN';
-      resultClose = `The spec requires the connection to be failed cleanly here (${s.wasNotCleanReason ?? 'close handshake incomplete'})`;
-    } else if (s.remoteCloseCode !== null && !ec.closeCode.includes(s.remoteCloseCode)) {
-      behaviorClose = 'WRONG CODE';
-      resultClose = `The close code should have been ${ec.closeCode.join(',')} or empty (got ${s.remoteCloseCode})`;
-    } else if (s.clientClosedTcpFirst && !s.clientClosedTcpEarly) {
+    const closeGrade = gradeCloseHandshake(ec, s, 'client');
+    if (closeGrade) ({ behaviorClose, resultClose } = closeGrade);
+    else if (s.clientClosedTcpFirst && !s.clientClosedTcpEarly) {
       behaviorClose = 'FAILED BY CLIENT';
       resultClose = `It is preferred that the server close the TCP connection: the client closed it first (${s.clientReset ? 'reset' : 'FIN'}) after the closing handshake instead of waiting for the server (RFC 6455 7.1.1)`;
     }

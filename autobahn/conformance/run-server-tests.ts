@@ -15,9 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ALL_CASES, Action, Behavior, CATEGORIES, CaseContext, ConformanceCase, PMD_SUBCATEGORIES, UTF8_SUBCATEGORIES, compareIds, selectCases } from './cases';
-import { closePayload, describePayload, fragmentMessage, buildFrame } from './frames';
-import { ClientSession, DEFAULT_TIMEOUTS, ReceivedEvent } from './session';
+import { ALL_CASES, Behavior, CATEGORIES, ConformanceCase, PMD_SUBCATEGORIES, UTF8_SUBCATEGORIES, compareIds, selectCases } from './cases';
+import { buildFrame } from './frames';
+import { describeEvent, driveCase, gradeCloseHandshake, gradeEvents } from './case-driver';
+import { ClientSession, DEFAULT_TIMEOUTS } from './session';
 
 /** Final verdict of a case. INFORMATIONAL never fails a run. */
 export type Verdict = 'OK' | 'NON-STRICT' | 'FAILED' | 'INFORMATIONAL';
@@ -115,33 +116,6 @@ export interface RunOptions {
   caseList?: readonly ConformanceCase[];
 }
 
-function describeEvent(e: ReceivedEvent): string {
-  switch (e.kind) {
-    case 'message':
-      return `${e.binary ? 'binary' : 'text'} message ${describePayload(e.payload)}`;
-    case 'ping':
-    case 'pong':
-      return `${e.kind} ${describePayload(e.payload)}`;
-    case 'timeout':
-      return `timeout ${e.tag}`;
-  }
-}
-
-function eventEqual(a: ReceivedEvent, b: ReceivedEvent): boolean {
-  if (a.kind !== b.kind) return false;
-  if (a.kind === 'timeout') return a.tag === (b as typeof a).tag;
-  if (a.kind === 'message' && a.binary !== (b as typeof a).binary) return false;
-  return a.payload.equals((b as { payload: Buffer }).payload);
-}
-
-function eventsEqual(a: readonly ReceivedEvent[], b: readonly ReceivedEvent[]): boolean {
-  return a.length === b.length && a.every((e, i) => eventEqual(e, b[i]));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Parse a ws:// URL into host/port/path. */
 export function parseTarget(url: string): { host: string; port: number; path: string } {
   const u = new URL(url);
@@ -176,73 +150,7 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
     s.drop('hard case timeout');
   }, budget);
 
-  let behavior: Behavior = c.initial?.behavior ?? 'FAILED';
-  let result = c.initial?.result ?? 'Actual events differ from any expected.';
-  const ctx: CaseContext = {
-    session: s,
-    scratch: {},
-    budgetMs: budget,
-    setResult: (b, t) => {
-      behavior = b;
-      result = t;
-    },
-    wait: async (ms, tag) => {
-      const d = clamp(ms);
-      await Promise.race([sleep(d), s.lost]);
-      if (tag !== undefined) {
-        if (s.state !== 'open') return false;
-        s.log(`wait ${d} ms elapsed: timeout ${tag}`);
-        s.recordTimeout(tag);
-        return true;
-      }
-      return s.state !== 'closed';
-    },
-  };
-
-  const finishWhenDone = (): void => {
-    if (!c.expected) return;
-    const outcomes = Object.values(c.expected);
-    if (!outcomes.every((e) => e && eventsEqual(s.received, e))) return;
-    if (c.expectedClose?.closedByMe && !c.suppressClose) s.sendClose(c.expectedClose.closeCode[0]);
-  };
-  s.onEvent = (ev) => {
-    if (ev.kind === 'message' && c.onMessage) c.onMessage(ev, ctx);
-    else finishWhenDone();
-  };
-
-  const exec = async (a: Action): Promise<boolean> => {
-    switch (a.do) {
-      case 'send':
-        await s.sendFrame(a.frame, { chop: a.chop, sync: a.sync });
-        return true;
-      case 'sendMessage':
-        for (const f of fragmentMessage(a.opcode, a.payload, a.fragmentSize ?? 0)) await s.sendFrame(f);
-        return true;
-      case 'wait':
-        return ctx.wait(a.ms, a.tag);
-      case 'close':
-        s.sendClose(a.code, a.reason);
-        return true;
-      case 'closeFrame':
-        s.sendCloseFrame(closePayload(a.code, a.reason), false);
-        return true;
-      case 'killAfter':
-        s.schedule(clamp(a.ms), () => {
-          s.log(`killAfter(${a.ms}) fired`);
-          s.failConnection();
-        });
-        return true;
-      case 'closeAfter':
-        s.schedule(clamp(a.ms), () => {
-          s.log(`closeAfter(${a.ms}) fired`);
-          s.sendClose();
-        });
-        return true;
-      case 'custom':
-        await a.run(ctx);
-        return true;
-    }
-  };
+  const { outcome, exec } = driveCase(c, s, budget, clamp);
 
   const hs = c.handshake;
   const rejectCase = hs !== undefined && hs.expect !== 'upgrade';
@@ -257,10 +165,10 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
     }
     if (rejectCase) {
       const grade = hs.expect as Exclude<typeof hs.expect, 'upgrade'>;
-      if (s.response) ({ behavior, result } = grade(s.response));
+      if (s.response) ({ behavior: outcome.behavior, result: outcome.result } = grade(s.response));
       else {
-        behavior = 'FAILED';
-        result = `no valid HTTP response: ${s.handshakeError ?? 'unknown'}`;
+        outcome.behavior = 'FAILED';
+        outcome.result = `no valid HTTP response: ${s.handshakeError ?? 'unknown'}`;
       }
       behaviorClose = 'OK';
       resultClose = 'n/a (handshake rejection case)';
@@ -276,45 +184,21 @@ export async function runCase(c: ConformanceCase, url: string, budgetMs = 5000):
     s.log(`runner error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     s.drop('runner error');
     await s.lost;
-    behavior = 'FAILED';
-    result = `runner error: ${e instanceof Error ? e.message : String(e)}`;
+    outcome.behavior = 'FAILED';
+    outcome.result = `runner error: ${e instanceof Error ? e.message : String(e)}`;
   } finally {
     clearTimeout(hard);
   }
   const durationMs = Math.round(performance.now() - t0);
 
+  if (!rejectCase) gradeEvents(c, s.received, outcome, (note) => note);
+  let { behavior, result } = outcome;
   if (!rejectCase) {
-    if (c.expected && !c.onMessage) {
-      for (const key of ['OK', 'NON-STRICT'] as const) {
-        const exp = c.expected[key];
-        if (exp && eventsEqual(s.received, exp)) {
-          behavior = key;
-          result = key === 'NON-STRICT' && c.nonStrictNote ? c.nonStrictNote : 'Actual events match at least one expected.';
-          break;
-        }
-      }
-      if (behavior === 'FAILED') {
-        const brief = (evs: readonly ReceivedEvent[]): string => (evs.length ? evs.map((e) => describeEvent(e).replace(/ \(\d+ bytes\)$/, '')).join(', ') : 'nothing');
-        const exp = Object.entries(c.expected)
-          .map(([k, v]) => `${k}: ${brief(v ?? [])}`)
-          .join(' / ');
-        result = `Actual events differ from any expected. Received: ${brief(s.received).slice(0, 300)}; expected ${exp.slice(0, 300)}`;
-      }
-    }
     const ec = c.expectedClose;
     if (s.connectionWasOpen && ec) {
-      if (ec.closedByMe !== s.closedByMe) {
-        behaviorClose = 'FAILED';
-        resultClose = ec.closedByMe
-          ? 'The connection was failed by the wrong endpoint (the server started the closing handshake / failed the connection)'
-          : 'The connection was failed by the wrong endpoint (the server did not fail the connection; we had to close it)';
-      } else if (ec.requireClean && !s.wasClean) {
-        behaviorClose = 'UNCLEAN';
-        resultClose = `The spec requires the connection to be failed cleanly here (${s.wasNotCleanReason ?? 'close handshake incomplete'})`;
-      } else if (s.remoteCloseCode !== null && !ec.closeCode.includes(s.remoteCloseCode)) {
-        behaviorClose = 'WRONG CODE';
-        resultClose = `The close code should have been ${ec.closeCode.join(',')} or empty (got ${s.remoteCloseCode})`;
-      } else if (s.droppedByMe) {
+      const closeGrade = gradeCloseHandshake(ec, s, 'server');
+      if (closeGrade) ({ behaviorClose, resultClose } = closeGrade);
+      else if (s.droppedByMe) {
         behaviorClose = 'FAILED BY CLIENT';
         resultClose = `It is preferred that the server close the TCP connection (${s.wasNotCleanReason ?? 'we dropped it'})`;
       } else {

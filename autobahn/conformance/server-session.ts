@@ -16,10 +16,9 @@
  */
 
 import * as net from 'node:net';
-import { FrameParser, FramingError, Opcode, ParsedFrame, buildFrame, closePayload, describePayload, isValidCloseCode, isValidUtf8, toBuffer, Bytes, FrameSpec } from './frames';
-import type { ReceivedEvent } from './session';
+import { Opcode, buildFrame, closePayload, describePayload, toBuffer, FrameSpec } from './frames';
 import type { CaseSession } from './cases';
-import { PmdState, disposePmdState } from './pmd';
+import { PeerSession, yieldTurn } from './peer-session';
 
 /** Autobahn's server-side protocol timeouts (ms). */
 export interface ServerSessionTimeouts {
@@ -32,18 +31,10 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerSessionTimeouts = { closeHandshakeMs
 
 const MAX_WIRELOG = 200;
 
-function yieldTurn(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
-
 /** One accepted (already upgraded) connection, driven by a case. */
-export class FuzzingServerSession implements CaseSession {
+export class FuzzingServerSession extends PeerSession implements CaseSession {
   readonly masksFrames = false;
   state: 'open' | 'closing' | 'closed' = 'open';
-  readonly received: ReceivedEvent[] = [];
-  /** We sent the first close frame (including when *we* failed the connection). */
-  closedByMe = false;
-  failedByMe = false;
   /** We closed TCP ourselves before the client did (the normal case for a server). */
   droppedByMe = false;
   /** The client's FIN or RST arrived before we closed TCP. */
@@ -52,42 +43,21 @@ export class FuzzingServerSession implements CaseSession {
   clientClosedTcpEarly = false;
   /** The client reset the connection (ECONNRESET). */
   clientReset = false;
-  wasClean = false;
-  wasNotCleanReason: string | null = null;
-  closeFrameSent = false;
   clientSentClose = false;
-  remoteCloseCode: number | null = null;
-  remoteCloseReason: string | null = null;
-  violation: string | null = null;
   /** Bytes the client sent that are not frames of an open connection (handshake-failure cases). */
   bytesAfterHandshake = 0;
-  readonly wirelog: string[] = [];
-  onEvent: ((ev: ReceivedEvent) => void) | null = null;
-  readonly lost: Promise<void>;
   /** When set, delay our TCP close after a completed closing handshake by this many ms (7.15.x). */
   tcpCloseDelayMs = 0;
-  /** permessage-deflate state when we accepted the client's offer (null: not negotiated). Set before any data arrives. */
-  pmd: PmdState | null = null;
   /** Why no permessage-deflate was agreed (deflate cases). */
   pmdDeclined: string | null = null;
-  /** With permessage-deflate, frames are handled in order through this chain (inflating is asynchronous). */
-  private rxChain: Promise<void> = Promise.resolve();
-  private fragCompressed = false;
 
-  private resolveLost!: () => void;
-  private readonly parser = new FrameParser();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private closeHandshakeTimer: NodeJS.Timeout | null = null;
-  private fragOpcode = -1;
-  private fragParts: Buffer[] = [];
-  private readonly t0 = Date.now();
   private tcpClosedByUs = false;
 
   constructor(
     private readonly socket: net.Socket,
     readonly timeouts: ServerSessionTimeouts = DEFAULT_SERVER_TIMEOUTS,
   ) {
-    this.lost = new Promise((r) => (this.resolveLost = r));
+    super('client', MAX_WIRELOG);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('end', () => {
       this.log('RX FIN (client closed TCP)');
@@ -102,18 +72,7 @@ export class FuzzingServerSession implements CaseSession {
         this.noteClientTcpClose();
       }
     });
-    socket.on('close', () => {
-      this.state = 'closed';
-      for (const t of this.timers) clearTimeout(t);
-      this.timers.clear();
-      if (this.closeHandshakeTimer) clearTimeout(this.closeHandshakeTimer);
-      this.log(this.clientClosedTcpFirst ? 'TCP closed (client closed first)' : 'TCP closed (we closed first)');
-      // Messages still being inflated are recorded before the case is graded.
-      void this.rxChain.then(() => {
-        disposePmdState(this.pmd);
-        this.resolveLost();
-      });
-    });
+    socket.on('close', () => this.tcpClosed(this.clientClosedTcpFirst ? 'TCP closed (client closed first)' : 'TCP closed (we closed first)'));
   }
 
   private noteClientTcpClose(): void {
@@ -126,37 +85,12 @@ export class FuzzingServerSession implements CaseSession {
     }
   }
 
-  log(msg: string): void {
-    if (this.wirelog.length < MAX_WIRELOG) this.wirelog.push(`${String(Date.now() - this.t0).padStart(5)}ms ${msg}`);
-    else if (this.wirelog.length === MAX_WIRELOG) this.wirelog.push('... (wire log truncated)');
-  }
-
-  schedule(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.state !== 'closed') fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
-  recordTimeout(tag: string): void {
-    this.pushEvent({ kind: 'timeout', tag });
-  }
-
   // --- sending --------------------------------------------------------------
 
   write(data: Buffer): void {
     const s = this.socket;
     if (this.state === 'closed' || s.destroyed || s.writableEnded) return;
     s.write(data, () => undefined);
-  }
-
-  async writeChopped(data: Buffer, chop: number): Promise<void> {
-    for (let off = 0; off < data.length; off += chop) {
-      if (this.state === 'closed') return;
-      this.write(data.subarray(off, off + chop));
-      await yieldTurn();
-    }
   }
 
   /** Autobahn `sendFrame`; server frames are unmasked unless `spec.mask` says otherwise. */
@@ -192,11 +126,6 @@ export class FuzzingServerSession implements CaseSession {
         this.closeTcp('close handshake timeout', false);
       }, this.timeouts.closeHandshakeMs);
     }
-  }
-
-  sendClose(code?: number, reason?: Bytes): void {
-    if (this.state !== 'open') return;
-    this.sendCloseFrame(closePayload(code, reason), false);
   }
 
   /** Autobahn `failConnection` (failByDrop = False). */
@@ -240,119 +169,17 @@ export class FuzzingServerSession implements CaseSession {
 
   // --- receiving ------------------------------------------------------------
 
-  private pushEvent(ev: ReceivedEvent): void {
-    this.received.push(ev);
-    if (this.onEvent) this.onEvent(ev);
+  protected peerSentClose(): boolean {
+    return this.clientSentClose;
   }
 
-  private protocolViolation(reason: string): void {
-    this.log(`PROTOCOL VIOLATION by client: ${reason}`);
-    if (!this.violation) this.violation = reason;
-    this.failConnection(1002, 'protocol violation');
+  protected abortUnframeable(): void {
+    this.closeTcp('unframeable data', false);
   }
 
-  private onBytes(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    let frames: ParsedFrame[];
-    try {
-      frames = this.parser.push(chunk);
-    } catch (e) {
-      this.protocolViolation(e instanceof FramingError ? e.message : String(e));
-      this.closeTcp('unframeable data', false);
-      return;
-    }
-    if (this.pmd) {
-      for (const f of frames) this.rxChain = this.rxChain.then(() => this.onFrame(f));
-      return;
-    }
-    for (const f of frames) {
-      if ((this.state as string) === 'closed') return;
-      this.onFrame(f);
-    }
-  }
-
-  private onFrame(f: ParsedFrame): void | Promise<void> {
-    this.log(`RX frame op=${f.opcode} fin=${f.fin ? 1 : 0} rsv=${f.rsv}${f.masked ? '' : ' UNMASKED'} payload=${describePayload(f.payload, 24)}`);
-    if (this.clientSentClose) {
-      this.log('(frame after client close frame ignored)');
-      return;
-    }
-    if (!f.masked) return this.protocolViolation('client sent an unmasked frame (RFC 6455 5.1)');
-    if (this.pmd && f.rsv === 4) {
-      // RFC 7692 6.1: RSV1 marks the first frame of a compressed message only.
-      if (f.opcode >= 8) return this.protocolViolation('client sent a control frame with RSV1 set (RFC 7692 6.1)');
-      if (f.opcode === Opcode.CONTINUATION) return this.protocolViolation('client sent a continuation frame with RSV1 set (RFC 7692 6.1)');
-    } else if (f.rsv !== 0)
-      return this.protocolViolation(`client sent a frame with RSV bits ${f.rsv} (${this.pmd ? 'only RSV1 is defined by permessage-deflate' : 'no extension negotiated'})`);
-    if (f.nonMinimalLength) return this.protocolViolation('client used a non-minimal payload length encoding');
-    if (f.opcode >= 8) {
-      if (!f.fin) return this.protocolViolation('client sent a fragmented control frame');
-      if (f.payload.length > 125) return this.protocolViolation('client sent a control frame with payload > 125 bytes');
-      switch (f.opcode) {
-        case Opcode.CLOSE:
-          return this.onCloseFrame(f.payload);
-        case Opcode.PING:
-          this.pushEvent({ kind: 'ping', payload: f.payload });
-          if (this.state === 'open') this.write(buildFrame({ opcode: Opcode.PONG, payload: f.payload, mask: false }));
-          return;
-        case Opcode.PONG:
-          this.pushEvent({ kind: 'pong', payload: f.payload });
-          return;
-        default:
-          return this.protocolViolation(`client sent reserved control opcode ${f.opcode}`);
-      }
-    }
-    if (f.opcode === Opcode.CONTINUATION) {
-      if (this.fragOpcode < 0) return this.protocolViolation('client sent a continuation frame with no message to continue');
-      this.fragParts.push(f.payload);
-    } else if (f.opcode === Opcode.TEXT || f.opcode === Opcode.BINARY) {
-      if (this.fragOpcode >= 0) return this.protocolViolation('client started a new data message inside a fragmented message');
-      this.fragOpcode = f.opcode;
-      this.fragParts = [f.payload];
-      this.fragCompressed = f.rsv === 4;
-    } else return this.protocolViolation(`client sent reserved data opcode ${f.opcode}`);
-    if (!f.fin) return;
-    const raw = this.fragParts.length === 1 ? this.fragParts[0] : Buffer.concat(this.fragParts);
-    const binary = this.fragOpcode === Opcode.BINARY;
-    this.fragOpcode = -1;
-    this.fragParts = [];
-    const deliver = (payload: Buffer): void => {
-      if (!binary && !isValidUtf8(payload)) return this.protocolViolation('client sent a text message that is not valid UTF-8');
-      this.pushEvent({ kind: 'message', binary, payload });
-    };
-    const pmd = this.pmd;
-    if (!pmd) return deliver(raw);
-    if (!this.fragCompressed) {
-      pmd.plainIn++;
-      return deliver(raw);
-    }
-    pmd.compressedIn++;
-    return pmd.inflater.decompress(raw).then(
-      (payload) => {
-        this.log(`RX compressed message ${raw.length} -> ${payload.length} bytes`);
-        deliver(payload);
-      },
-      (e: Error) =>
-        this.protocolViolation(
-          `client sent compressed data that does not inflate with the agreed parameters (${pmd.agreed || 'defaults'}): ${e.message} (RFC 7692 7.2.2${pmd.params.clientNoContextTakeover ? ', 7.1.1.2: client_no_context_takeover' : ''})`,
-        ),
-    );
-  }
-
-  private onCloseFrame(payload: Buffer): void {
+  protected onCloseFrame(payload: Buffer): void {
     this.clientSentClose = true;
-    this.remoteCloseCode = null;
-    this.remoteCloseReason = null;
-    if (payload.length === 1) return this.protocolViolation('client sent a close frame with a 1-byte payload');
-    if (payload.length >= 2) {
-      const code = payload.readUInt16BE(0);
-      this.remoteCloseCode = code;
-      if (!isValidCloseCode(code)) return this.protocolViolation(`client sent close frame with invalid close code ${code}`);
-      const reason = payload.subarray(2);
-      if (!isValidUtf8(reason)) return this.protocolViolation('client sent a close reason that is not valid UTF-8');
-      this.remoteCloseReason = reason.toString('utf8');
-    }
-    this.log(`RX close code=${this.remoteCloseCode ?? '(none)'} reason=${JSON.stringify(this.remoteCloseReason ?? '')}`);
+    if (!this.parseClose(payload)) return;
     if (this.state === 'closing') {
       // The client answered our close frame.
       if (this.closeHandshakeTimer) clearTimeout(this.closeHandshakeTimer);

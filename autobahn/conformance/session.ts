@@ -20,22 +20,9 @@
  */
 
 import * as net from 'node:net';
-import {
-  FrameParser,
-  FramingError,
-  Opcode,
-  ParsedFrame,
-  acceptKey,
-  buildFrame,
-  closePayload,
-  describePayload,
-  isValidCloseCode,
-  isValidUtf8,
-  randomKey,
-  toBuffer,
-  Bytes,
-} from './frames';
-import { ExtensionElement, PmdState, checkServerResponse, createPmdState, disposePmdState, formatExtension } from './pmd';
+import { Opcode, acceptKey, buildFrame, closePayload, describePayload, randomKey, toBuffer } from './frames';
+import { ExtensionElement, checkServerResponse, createPmdState, formatExtension } from './pmd';
+import { PeerSession, yieldTurn } from './peer-session';
 
 /** An event observed from the server, in Autobahn's vocabulary. */
 export type ReceivedEvent =
@@ -91,10 +78,6 @@ export type SessionState = 'connecting' | 'open' | 'closing' | 'closed';
 
 const MAX_WIRELOG = 400;
 
-function yieldTurn(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
-
 /** Canonical client opening handshake. */
 export function defaultRequest(key: string, host: string, path: string): string {
   return (
@@ -129,79 +112,28 @@ export function parseHttpResponse(head: string): HttpResponse | null {
 /**
  * A single client connection to the server under test. Create one per case.
  */
-export class ClientSession {
+export class ClientSession extends PeerSession {
   state: SessionState = 'connecting';
-  /** Events in arrival order (messages, pings, pongs, timeout markers). */
-  readonly received: ReceivedEvent[] = [];
   connectionWasOpen = false;
-  closedByMe = false;
   droppedByMe = false;
-  failedByMe = false;
-  wasClean = false;
-  wasNotCleanReason: string | null = null;
   wasCloseHandshakeTimeout = false;
   wasServerConnectionDropTimeout = false;
-  /** Close code from the server's close frame (null: none / empty close). */
-  remoteCloseCode: number | null = null;
-  remoteCloseReason: string | null = null;
   localCloseCode: number | null = null;
   /** Did the server send a close frame at all? */
   serverSentClose = false;
-  /** Did we send a close frame? */
-  closeFrameSent = false;
   /** Did the server half-close / close TCP (FIN or RST) before we dropped? */
   serverDroppedTcp = false;
-  /** First protocol violation committed by the server, if any. */
-  violation: string | null = null;
   /** Handshake response (null until received). */
   response: HttpResponse | null = null;
   /** Why the opening handshake failed (null if it succeeded or is pending). */
   handshakeError: string | null = null;
-  /** Bounded human-readable wire log. */
-  readonly wirelog: string[] = [];
-  /** Called after each received event (used for Autobahn's `finishWhenDone`). */
-  onEvent: ((ev: ReceivedEvent) => void) | null = null;
-  /** Called when the TCP connection is gone. */
-  readonly lost: Promise<void>;
 
   private socket: net.Socket | null = null;
-  private resolveLost!: () => void;
-  private readonly parser = new FrameParser();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private closeHandshakeTimer: NodeJS.Timeout | null = null;
-  private fragOpcode = -1;
-  private fragParts: Buffer[] = [];
-  private readonly t0 = Date.now();
   /** Frames sent by this session are masked (it is a client). */
   readonly masksFrames = true;
-  /** permessage-deflate state when the server accepted our offer (null: not negotiated). */
-  pmd: PmdState | null = null;
-  /** With permessage-deflate, frames are handled in order through this chain (inflating is asynchronous). */
-  private rxChain: Promise<void> = Promise.resolve();
-  private fragCompressed = false;
 
   constructor(readonly timeouts: SessionTimeouts = DEFAULT_TIMEOUTS) {
-    this.lost = new Promise((r) => (this.resolveLost = r));
-  }
-
-  /** Append to the wire log (bounded). */
-  log(msg: string): void {
-    if (this.wirelog.length < MAX_WIRELOG) this.wirelog.push(`${String(Date.now() - this.t0).padStart(5)}ms ${msg}`);
-    else if (this.wirelog.length === MAX_WIRELOG) this.wirelog.push('... (wire log truncated)');
-  }
-
-  /** Schedule a callback that is cancelled when the connection is gone. */
-  schedule(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.state !== 'closed') fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
-  /** Record a timeout marker (Autobahn's `("timeout", tag)`). */
-  recordTimeout(tag: string): void {
-    this.pushEvent({ kind: 'timeout', tag });
+    super('server', MAX_WIRELOG);
   }
 
   /**
@@ -285,16 +217,7 @@ export class ClientSession {
       sock.on('close', () => {
         clearTimeout(hsTimer);
         finish(this.response ? 'connection closed during handshake' : 'connection closed before handshake response');
-        this.state = 'closed';
-        for (const t of this.timers) clearTimeout(t);
-        this.timers.clear();
-        if (this.closeHandshakeTimer) clearTimeout(this.closeHandshakeTimer);
-        this.log(this.droppedByMe ? 'TCP closed (dropped by us)' : 'TCP closed (by server)');
-        // Messages still being inflated are recorded before the case is graded.
-        void this.rxChain.then(() => {
-          disposePmdState(this.pmd);
-          this.resolveLost();
-        });
+        this.tcpClosed(this.droppedByMe ? 'TCP closed (dropped by us)' : 'TCP closed (by server)');
       });
       sock.on('connect', () => {
         const data = Buffer.from(reqText, 'latin1');
@@ -331,15 +254,6 @@ export class ClientSession {
     const s = this.socket;
     if (!s || this.state === 'closed' || s.destroyed) return;
     s.write(data, () => undefined);
-  }
-
-  /** Write bytes in chops of `chop` bytes, yielding to the event loop between chops. */
-  async writeChopped(data: Buffer, chop: number): Promise<void> {
-    for (let off = 0; off < data.length; off += chop) {
-      if (this.state === 'closed') return;
-      this.write(data.subarray(off, off + chop));
-      await yieldTurn();
-    }
   }
 
   /**
@@ -386,12 +300,6 @@ export class ClientSession {
     }
   }
 
-  /** Autobahn `sendClose`: start the closing handshake (only when open). */
-  sendClose(code?: number, reason?: Bytes): void {
-    if (this.state !== 'open') return;
-    this.sendCloseFrame(closePayload(code, reason), false);
-  }
-
   /**
    * Autobahn `failConnection` with `failByDrop = False`: if open, send close
    * (1001 by default) and run the closing handshake; otherwise drop TCP.
@@ -423,119 +331,17 @@ export class ClientSession {
 
   // --- receiving ------------------------------------------------------------
 
-  private pushEvent(ev: ReceivedEvent): void {
-    this.received.push(ev);
-    if (this.onEvent) this.onEvent(ev);
+  protected peerSentClose(): boolean {
+    return this.serverSentClose;
   }
 
-  private protocolViolation(reason: string): void {
-    this.log(`PROTOCOL VIOLATION by server: ${reason}`);
-    if (!this.violation) this.violation = reason;
-    // Autobahn: _fail_connection(1002) -> close frame if open, else drop.
-    this.failConnection(1002, 'protocol violation');
+  protected abortUnframeable(): void {
+    this.drop('unframeable data');
   }
 
-  private onBytes(chunk: Buffer): void {
-    let frames: ParsedFrame[];
-    try {
-      frames = this.parser.push(chunk);
-    } catch (e) {
-      this.protocolViolation(e instanceof FramingError ? e.message : String(e));
-      this.drop('unframeable data');
-      return;
-    }
-    if (this.pmd) {
-      for (const f of frames) this.rxChain = this.rxChain.then(() => this.onFrame(f));
-      return;
-    }
-    for (const f of frames) {
-      if (this.state === 'closed') return;
-      this.onFrame(f);
-    }
-  }
-
-  private onFrame(f: ParsedFrame): void | Promise<void> {
-    this.log(`RX frame op=${f.opcode} fin=${f.fin ? 1 : 0} rsv=${f.rsv}${f.masked ? ' MASKED' : ''} payload=${describePayload(f.payload, 24)}`);
-    if (this.serverSentClose) {
-      this.log('(frame after server close frame ignored)');
-      return;
-    }
-    if (f.masked) return this.protocolViolation('server sent a masked frame');
-    if (this.pmd && f.rsv === 4) {
-      // RFC 7692 6.1: RSV1 marks the first frame of a compressed message only.
-      if (f.opcode >= 8) return this.protocolViolation('server sent a control frame with RSV1 set (RFC 7692 6.1)');
-      if (f.opcode === Opcode.CONTINUATION) return this.protocolViolation('server sent a continuation frame with RSV1 set (RFC 7692 6.1)');
-    } else if (f.rsv !== 0)
-      return this.protocolViolation(`server sent a frame with RSV bits ${f.rsv} (${this.pmd ? 'only RSV1 is defined by permessage-deflate' : 'no extension negotiated'})`);
-    if (f.nonMinimalLength) return this.protocolViolation('server used a non-minimal payload length encoding');
-    if (f.opcode >= 8) {
-      if (!f.fin) return this.protocolViolation('server sent a fragmented control frame');
-      if (f.payload.length > 125) return this.protocolViolation('server sent a control frame with payload > 125 bytes');
-      switch (f.opcode) {
-        case Opcode.CLOSE:
-          return this.onCloseFrame(f.payload);
-        case Opcode.PING:
-          this.pushEvent({ kind: 'ping', payload: f.payload });
-          if (this.state === 'open') this.write(buildFrame({ opcode: Opcode.PONG, payload: f.payload }));
-          return;
-        case Opcode.PONG:
-          this.pushEvent({ kind: 'pong', payload: f.payload });
-          return;
-        default:
-          return this.protocolViolation(`server sent reserved control opcode ${f.opcode}`);
-      }
-    }
-    if (f.opcode === Opcode.CONTINUATION) {
-      if (this.fragOpcode < 0) return this.protocolViolation('server sent a continuation frame with no message to continue');
-      this.fragParts.push(f.payload);
-    } else if (f.opcode === Opcode.TEXT || f.opcode === Opcode.BINARY) {
-      if (this.fragOpcode >= 0) return this.protocolViolation('server started a new data message inside a fragmented message');
-      this.fragOpcode = f.opcode;
-      this.fragParts = [f.payload];
-      this.fragCompressed = f.rsv === 4;
-    } else return this.protocolViolation(`server sent reserved data opcode ${f.opcode}`);
-    if (!f.fin) return;
-    const raw = this.fragParts.length === 1 ? this.fragParts[0] : Buffer.concat(this.fragParts);
-    const binary = this.fragOpcode === Opcode.BINARY;
-    this.fragOpcode = -1;
-    this.fragParts = [];
-    const deliver = (payload: Buffer): void => {
-      if (!binary && !isValidUtf8(payload)) return this.protocolViolation('server sent a text message that is not valid UTF-8');
-      this.pushEvent({ kind: 'message', binary, payload });
-    };
-    const pmd = this.pmd;
-    if (!pmd) return deliver(raw);
-    if (!this.fragCompressed) {
-      pmd.plainIn++;
-      return deliver(raw);
-    }
-    pmd.compressedIn++;
-    return pmd.inflater.decompress(raw).then(
-      (payload) => {
-        this.log(`RX compressed message ${raw.length} -> ${payload.length} bytes`);
-        deliver(payload);
-      },
-      (e: Error) =>
-        this.protocolViolation(
-          `server sent compressed data that does not inflate with the agreed parameters (${pmd.agreed || 'defaults'}): ${e.message} (RFC 7692 7.2.2${pmd.params.serverNoContextTakeover ? ', 7.1.1.1: server_no_context_takeover' : ''})`,
-        ),
-    );
-  }
-
-  private onCloseFrame(payload: Buffer): void {
+  protected onCloseFrame(payload: Buffer): void {
     this.serverSentClose = true;
-    this.remoteCloseCode = null;
-    this.remoteCloseReason = null;
-    if (payload.length === 1) return this.protocolViolation('server sent a close frame with a 1-byte payload');
-    if (payload.length >= 2) {
-      const code = payload.readUInt16BE(0);
-      this.remoteCloseCode = code; // recorded even if invalid, for the report
-      if (!isValidCloseCode(code)) return this.protocolViolation(`server sent close frame with invalid close code ${code}`);
-      const reason = payload.subarray(2);
-      if (!isValidUtf8(reason)) return this.protocolViolation('server sent a close reason that is not valid UTF-8');
-      this.remoteCloseReason = reason.toString('utf8');
-    }
-    this.log(`RX close code=${this.remoteCloseCode ?? '(none)'} reason=${JSON.stringify(this.remoteCloseReason ?? '')}`);
+    if (!this.parseClose(payload)) return;
     if (this.state === 'closing') {
       // Reply to our own close: handshake complete, the server must now drop TCP.
       if (this.closeHandshakeTimer) clearTimeout(this.closeHandshakeTimer);

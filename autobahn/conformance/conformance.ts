@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { WS_RX_DEFLATE, startWsRxServer, wsClient, wsRxClient, wsRxOutcomeCheck } from './drivers';
 import { setPmdMessageCount } from './cases';
 import { runClientSuite } from './run-client-tests';
-import { Report, exitCodeFor, formatReport, runServerSuite } from './run-server-tests';
+import { Report, exitCodeFor, formatReport, runMain, runServerSuite } from './run-server-tests';
 import { startWsReferenceServer } from './ws-reference-server';
 
 function arg(name: string): string | undefined {
@@ -83,10 +83,4 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e instanceof Error ? e.stack : e);
-    process.exit(2);
-  },
-);
+runMain(main);

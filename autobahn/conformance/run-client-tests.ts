@@ -16,13 +16,12 @@
  */
 
 import { spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ClientCase, selectClientCases } from './client-cases';
 import type { ClientDriver } from './drivers';
 import { ClientOutcome, startFuzzingServer } from './fuzzing-server';
 import { compareIds } from './cases';
-import { Report, exitCodeFor, formatReport, summarize, writeReports } from './run-server-tests';
+import { Report, printReport, runMain, summarize, writeReports } from './run-server-tests';
 
 /** Options for {@link runClientSuite}. */
 export interface ClientRunOptions {
@@ -187,18 +186,7 @@ async function main(): Promise<number> {
     checkOutcome,
     log: (l) => console.log(l),
   });
-  console.log('');
-  console.log(formatReport(report));
-  if (reportDir) console.log(`\nReports written to ${path.resolve(reportDir)}/index.{json,html}`);
-  return exitCodeFor(report);
+  return printReport(report, reportDir);
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e instanceof Error ? e.stack : e);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runMain(main);

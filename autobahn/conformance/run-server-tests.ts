@@ -428,6 +428,25 @@ export function exitCodeFor(report: Report): number {
   return report.summary.FAILED > 0 || report.summary['NON-STRICT'] > 0 ? 1 : 0;
 }
 
+/** CLI: print a role's report (and where it was written); returns the exit code. */
+export function printReport(report: Report, reportDir: string | null): number {
+  console.log('');
+  console.log(formatReport(report));
+  if (reportDir) console.log(`\nReports written to ${path.resolve(reportDir)}/index.{json,html}`);
+  return exitCodeFor(report);
+}
+
+/** CLI: run `main` and exit with its code (2 on an unexpected error). */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e instanceof Error ? e.stack : e);
+      process.exit(2);
+    },
+  );
+}
+
 function parseArgs(argv: string[]): Record<string, string | true> {
   const out: Record<string, string | true> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -469,20 +488,9 @@ async function main(): Promise<number> {
     verbose: args.verbose === true,
     log: (l) => console.log(l),
   });
-  console.log('');
-  console.log(formatReport(report));
-  if (reportDir) console.log(`\nReports written to ${path.resolve(reportDir)}/index.{json,html}`);
-  return exitCodeFor(report);
+  return printReport(report, reportDir);
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e instanceof Error ? e.stack : e);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runMain(main);
 
 export { ALL_CASES, selectCases, buildFrame };

@@ -197,14 +197,28 @@ const add = (c: ConformanceCase): void => {
 
 // --- 0: Handshake (not in Autobahn; ids prefixed "0.") --------------------------
 
+type RequestFn = HandshakeSpec['request'];
+type Grader = Exclude<HandshakeSpec['expect'], 'upgrade'>;
+
 function reqLines(lines: string[]): string {
   return lines.join('\r\n') + '\r\n\r\n';
 }
-const canonical = (key: string, host: string, path: string): string =>
-  reqLines([`GET ${path} HTTP/1.1`, `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13']);
+/** A request template: in each line `{k}`, `{h}` and `{p}` become the key, the host and the path. */
+const request =
+  (...lines: string[]): RequestFn =>
+  (k, h, p) =>
+    reqLines(lines.map((l) => l.replace(/\{([khp])\}/g, (_m, v: string) => (v === 'k' ? k : v === 'h' ? h : p))));
+// The lines of the canonical request.
+const GET = 'GET {p} HTTP/1.1';
+const HOST = 'Host: {h}';
+const UPGRADE = 'Upgrade: websocket';
+const CONNECTION = 'Connection: Upgrade';
+const KEY = 'Sec-WebSocket-Key: {k}';
+const V13 = 'Sec-WebSocket-Version: 13';
+const canonical = request(GET, HOST, UPGRADE, CONNECTION, KEY, V13);
 
 /** Grade a rejected handshake: `ok` statuses are strict, other 4xx non-strict, 101 / others fail. */
-function rejectWith(ok: number[], extra?: (r: HttpResponse) => string | null): (r: HttpResponse) => { behavior: Behavior; result: string } {
+function rejectWith(ok: number[], extra?: (r: HttpResponse) => string | null): Grader {
   return (r) => {
     if (r.statusCode === 101) return { behavior: 'FAILED', result: `server accepted the invalid handshake (${r.statusLine})` };
     const problem = extra ? extra(r) : null;
@@ -215,169 +229,59 @@ function rejectWith(ok: number[], extra?: (r: HttpResponse) => string | null): (
     return { behavior: 'FAILED', result: `unexpected response "${r.statusLine}", expected ${ok.join(' or ')}` };
   };
 }
-const echoHello: Action[] = [send(Opcode.TEXT, 'Hello, handshake!'), killAfter(1000)];
-
-add({
-  id: '0.1.1',
-  description: 'Valid opening handshake written in octet-wise chops (one TCP write per byte).',
-  expectation: '101 with correct Sec-WebSocket-Accept; a text message is then echoed; clean close.',
-  handshake: { request: canonical, chop: 1, expect: 'upgrade' },
-  expected: { OK: [text('Hello, handshake!')] },
-  expectedClose: CLEAN_NORMAL,
-  actions: echoHello,
-});
-add({
-  id: '0.1.2',
-  description: 'Valid opening handshake written in chops of 7 octets.',
-  expectation: '101 with correct Sec-WebSocket-Accept; a text message is then echoed; clean close.',
-  handshake: { request: canonical, chop: 7, expect: 'upgrade' },
-  expected: { OK: [text('Hello, handshake!')] },
-  expectedClose: CLEAN_NORMAL,
-  actions: echoHello,
-});
-add({
-  id: '0.1.3',
-  description: 'Opening handshake with all header names in lower case (header names are case-insensitive).',
-  expectation: '101; echo; clean close.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `host: ${h}`, 'upgrade: websocket', 'connection: Upgrade', `sec-websocket-key: ${k}`, 'sec-websocket-version: 13']),
-    expect: 'upgrade',
-  },
-  expected: { OK: [text('Hello, handshake!')] },
-  expectedClose: CLEAN_NORMAL,
-  actions: echoHello,
-});
-add({
-  id: '0.1.4',
-  description: 'Opening handshake with "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket" (token list, case-insensitive value).',
-  expectation: '101; echo; clean close.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: WebSocket', 'Connection: keep-alive, Upgrade', `Sec-WebSocket-Key: ${k}`, 'Sec-WebSocket-Version: 13']),
-    expect: 'upgrade',
-  },
-  expected: { OK: [text('Hello, handshake!')] },
-  expectedClose: CLEAN_NORMAL,
-  actions: echoHello,
-});
-add({
-  id: '0.1.5',
-  description: 'Opening handshake with extra unknown headers, an Origin header and a query string in the request target.',
-  expectation: '101; echo; clean close.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([
-        `GET ${p}?foo=bar&x=%20 HTTP/1.1`,
-        `Host: ${h}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'X-Custom-Header: something',
-        'Origin: http://127.0.0.1',
-        `Sec-WebSocket-Key: ${k}`,
-        'Sec-WebSocket-Version: 13',
-      ]),
-    expect: 'upgrade',
-  },
-  expected: { OK: [text('Hello, handshake!')] },
-  expectedClose: CLEAN_NORMAL,
-  actions: echoHello,
-});
-add({
-  id: '0.2.1',
-  description: 'Opening handshake without an Upgrade header.',
-  expectation: 'Rejected with an HTTP error (400 Bad Request or 426 Upgrade Required); never 101.',
-  handshake: {
-    request: (k, h, p) => reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Connection: Upgrade', `Sec-WebSocket-Key: ${k}`, 'Sec-WebSocket-Version: 13']),
-    expect: rejectWith([400, 426]),
-  },
-  actions: [],
-});
-add({
-  id: '0.2.2',
-  description: 'Opening handshake with "Upgrade: h2c" instead of websocket.',
-  expectation: 'Rejected with an HTTP error (400 or 426); never 101.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: h2c', 'Connection: Upgrade', `Sec-WebSocket-Key: ${k}`, 'Sec-WebSocket-Version: 13']),
-    expect: rejectWith([400, 426]),
-  },
-  actions: [],
-});
 const versionHeader = (r: HttpResponse): string | null => {
   const v = r.headers['sec-websocket-version'];
   if (v === undefined) return 'missing Sec-WebSocket-Version response header (RFC 6455 4.4 MUST)';
   return v.split(',').map((s) => s.trim()).includes('13') ? null : `Sec-WebSocket-Version "${v}" does not list 13`;
 };
-add({
-  id: '0.3.1',
-  description: 'Opening handshake with Sec-WebSocket-Version: 8 (hybi-08).',
-  expectation:
-    'Preferred: 426 Upgrade Required (any 4xx accepted) with "Sec-WebSocket-Version: 13". A server that actually implements hybi-08 may accept (RFC 6455 4.4): INFORMATIONAL.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${k}`, 'Sec-WebSocket-Version: 8']),
-    expect: (r) => {
-      if (r.statusCode === 101) return { behavior: 'INFORMATIONAL', result: 'server accepted version 8 (it claims to understand hybi-08)' };
-      if (r.statusCode < 400 || r.statusCode >= 500) return { behavior: 'FAILED', result: `unexpected response "${r.statusLine}"` };
-      const problem = versionHeader(r);
-      if (problem) return { behavior: 'FAILED', result: `${r.statusLine}: ${problem}` };
-      return { behavior: 'OK', result: `rejected with "${r.statusLine}", Sec-WebSocket-Version: ${r.headers['sec-websocket-version']}` };
-    },
-  },
+/** 0.3.1: a hybi-08 request may be accepted (INFORMATIONAL); a rejection must be 4xx and list version 13. */
+const rejectOrAcceptHybi08: Grader = (r) => {
+  if (r.statusCode === 101) return { behavior: 'INFORMATIONAL', result: 'server accepted version 8 (it claims to understand hybi-08)' };
+  if (r.statusCode < 400 || r.statusCode >= 500) return { behavior: 'FAILED', result: `unexpected response "${r.statusLine}"` };
+  const problem = versionHeader(r);
+  if (problem) return { behavior: 'FAILED', result: `${r.statusLine}: ${problem}` };
+  return { behavior: 'OK', result: `rejected with "${r.statusLine}", Sec-WebSocket-Version: ${r.headers['sec-websocket-version']}` };
+};
+const echoHello: Action[] = [send(Opcode.TEXT, 'Hello, handshake!'), killAfter(1000)];
+
+/** The server must upgrade (101, validated); then a text message is echoed and we close cleanly. */
+const upgradeCase = (id: string, description: string, expectation: string, req: RequestFn, chop?: number): ConformanceCase => ({
+  id,
+  description,
+  expectation,
+  handshake: chop === undefined ? { request: req, expect: 'upgrade' } : { request: req, chop, expect: 'upgrade' },
+  expected: { OK: [text('Hello, handshake!')] },
+  expectedClose: CLEAN_NORMAL,
+  actions: echoHello,
+});
+/** The server must reject the handshake; `grade` grades its HTTP response. */
+const rejectCase = (id: string, description: string, expectation: string, req: RequestFn, grade: Grader): ConformanceCase => ({
+  id,
+  description,
+  expectation,
+  handshake: { request: req, expect: grade },
   actions: [],
 });
-add({
-  id: '0.3.2',
-  description: 'Opening handshake with an unknown Sec-WebSocket-Version: 99.',
-  expectation: 'Rejected with an HTTP 4xx (426 preferred, 400 accepted) including a Sec-WebSocket-Version header that lists 13.',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${k}`, 'Sec-WebSocket-Version: 99']),
-    expect: rejectWith([426, 400], versionHeader),
-  },
-  actions: [],
-});
-add({
-  id: '0.4.1',
-  description: 'Opening handshake with an invalid Sec-WebSocket-Key (not 16 base64-encoded bytes).',
-  expectation: 'Rejected with 400 Bad Request.',
-  handshake: {
-    request: (_k, h, p) =>
-      reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: not-a-valid-key', 'Sec-WebSocket-Version: 13']),
-    expect: rejectWith([400]),
-  },
-  actions: [],
-});
-add({
-  id: '0.4.2',
-  description: 'Opening handshake without Sec-WebSocket-Key.',
-  expectation: 'Rejected with 400 Bad Request.',
-  handshake: {
-    request: (_k, h, p) => reqLines([`GET ${p} HTTP/1.1`, `Host: ${h}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13']),
-    expect: rejectWith([400]),
-  },
-  actions: [],
-});
-add({
-  id: '0.5.1',
-  description: 'Opening handshake using POST instead of GET.',
-  expectation: 'Not upgraded: a 4xx response (405 Method Not Allowed or 400 preferred).',
-  handshake: {
-    request: (k, h, p) =>
-      reqLines([
-        `POST ${p} HTTP/1.1`,
-        `Host: ${h}`,
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        `Sec-WebSocket-Key: ${k}`,
-        'Sec-WebSocket-Version: 13',
-        'Content-Length: 0',
-      ]),
-    expect: rejectWith([400, 405, 426]),
-  },
-  actions: [],
-});
+
+const ECHOED = '101 with correct Sec-WebSocket-Accept; a text message is then echoed; clean close.';
+const UPGRADE_CASES: Array<Parameters<typeof upgradeCase>> = [
+  ['0.1.1', 'Valid opening handshake written in octet-wise chops (one TCP write per byte).', ECHOED, canonical, 1],
+  ['0.1.2', 'Valid opening handshake written in chops of 7 octets.', ECHOED, canonical, 7],
+  ['0.1.3', 'Opening handshake with all header names in lower case (header names are case-insensitive).', '101; echo; clean close.', request(GET, 'host: {h}', 'upgrade: websocket', 'connection: Upgrade', 'sec-websocket-key: {k}', 'sec-websocket-version: 13')],
+  ['0.1.4', 'Opening handshake with "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket" (token list, case-insensitive value).', '101; echo; clean close.', request(GET, HOST, 'Upgrade: WebSocket', 'Connection: keep-alive, Upgrade', KEY, V13)],
+  ['0.1.5', 'Opening handshake with extra unknown headers, an Origin header and a query string in the request target.', '101; echo; clean close.', request('GET {p}?foo=bar&x=%20 HTTP/1.1', HOST, UPGRADE, CONNECTION, 'X-Custom-Header: something', 'Origin: http://127.0.0.1', KEY, V13)],
+];
+const REJECT_CASES: Array<Parameters<typeof rejectCase>> = [
+  ['0.2.1', 'Opening handshake without an Upgrade header.', 'Rejected with an HTTP error (400 Bad Request or 426 Upgrade Required); never 101.', request(GET, HOST, CONNECTION, KEY, V13), rejectWith([400, 426])],
+  ['0.2.2', 'Opening handshake with "Upgrade: h2c" instead of websocket.', 'Rejected with an HTTP error (400 or 426); never 101.', request(GET, HOST, 'Upgrade: h2c', CONNECTION, KEY, V13), rejectWith([400, 426])],
+  ['0.3.1', 'Opening handshake with Sec-WebSocket-Version: 8 (hybi-08).', 'Preferred: 426 Upgrade Required (any 4xx accepted) with "Sec-WebSocket-Version: 13". A server that actually implements hybi-08 may accept (RFC 6455 4.4): INFORMATIONAL.', request(GET, HOST, UPGRADE, CONNECTION, KEY, 'Sec-WebSocket-Version: 8'), rejectOrAcceptHybi08],
+  ['0.3.2', 'Opening handshake with an unknown Sec-WebSocket-Version: 99.', 'Rejected with an HTTP 4xx (426 preferred, 400 accepted) including a Sec-WebSocket-Version header that lists 13.', request(GET, HOST, UPGRADE, CONNECTION, KEY, 'Sec-WebSocket-Version: 99'), rejectWith([426, 400], versionHeader)],
+  ['0.4.1', 'Opening handshake with an invalid Sec-WebSocket-Key (not 16 base64-encoded bytes).', 'Rejected with 400 Bad Request.', request(GET, HOST, UPGRADE, CONNECTION, 'Sec-WebSocket-Key: not-a-valid-key', V13), rejectWith([400])],
+  ['0.4.2', 'Opening handshake without Sec-WebSocket-Key.', 'Rejected with 400 Bad Request.', request(GET, HOST, UPGRADE, CONNECTION, V13), rejectWith([400])],
+  ['0.5.1', 'Opening handshake using POST instead of GET.', 'Not upgraded: a 4xx response (405 Method Not Allowed or 400 preferred).', request('POST {p} HTTP/1.1', HOST, UPGRADE, CONNECTION, KEY, V13, 'Content-Length: 0'), rejectWith([400, 405, 426])],
+];
+for (const row of UPGRADE_CASES) add(upgradeCase(...row));
+for (const row of REJECT_CASES) add(rejectCase(...row));
 
 // --- 1: Framing -----------------------------------------------------------------
 

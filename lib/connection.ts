@@ -532,7 +532,8 @@ export function endingError(info: CloseInfo): WebSocketError | null {
   return new ConnectionClosedError(info.code, info.reason, info.wasClean);
 }
 
-function toBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
+/** Bytes as a Buffer without copying (a view for typed arrays). @internal */
+export function toBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);

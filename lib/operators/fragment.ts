@@ -3,6 +3,7 @@
  * bytes (RFC 6455 §5.4), for frame-level senders (`conn.sendFrame`).
  */
 import { Observable, OperatorFunction } from 'rxjs';
+import { toBuffer } from '../connection';
 import type { OutgoingFrame, WebSocketData } from '../connection';
 import { Opcode } from '../protocol/opcodes';
 
@@ -39,7 +40,7 @@ export function fragment(sizeOrConfig: number | FragmentConfig): OperatorFunctio
       source.subscribe({
         next: (data) => {
           const text = typeof data === 'string' && !asBinary;
-          const payload = toBytes(data);
+          const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
           const n = payload.length;
           if (n === 0) {
             subscriber.next({ fin: true, opcode: text ? Opcode.Text : Opcode.Binary, payload: EMPTY });
@@ -58,11 +59,4 @@ export function fragment(sizeOrConfig: number | FragmentConfig): OperatorFunctio
         complete: () => subscriber.complete(),
       }),
     );
-}
-
-function toBytes(data: WebSocketData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { SchedulerLike } from 'rxjs';
 import { Connection, UpgradeRequest } from '../connection';
-import { DEFAULTS } from '../options';
+import { resolveConnectionOptions } from '../options';
 import { StreamTransport, StreamTransportOptions } from '../transport/stream-transport';
 import { duplexPair } from './duplex-pair';
 import { VirtualStream, virtualStreamPair } from './virtual-stream';
@@ -80,12 +80,8 @@ class ScheduledTransport extends StreamTransport {
  * ```
  */
 export function createPair(options?: PairOptions): ConnectionPair {
-  const settings = (role: 'client' | 'server'): StreamTransportOptions => ({
-    role,
-    maxPayload: options?.maxPayload ?? DEFAULTS.maxPayload,
-    highWaterMark: options?.highWaterMark ?? DEFAULTS.highWaterMark,
-    closeTimeout: options?.closeTimeout ?? DEFAULTS.closeTimeout,
-  });
+  const { maxPayload, highWaterMark, closeTimeout } = resolveConnectionOptions(options);
+  const settings = (role: 'client' | 'server'): StreamTransportOptions => ({ role, maxPayload, highWaterMark, closeTimeout });
   const scheduler = options?.scheduler;
   let clientTransport: StreamTransport;
   let serverTransport: StreamTransport;

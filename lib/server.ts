@@ -237,7 +237,7 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
       // server error: report it where asked, never as a warning.
       server.on('tlsClientError', (error: Error) => reporter.report(error, false));
     } else {
-      server = net.createServer({ noDelay: true });
+      server = net.createServer();
     }
 
     const onSocket = (socket: net.Socket): void => {
@@ -245,7 +245,7 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
         socket.destroy();
         return;
       }
-      socket.setNoDelay(true);
+      socket.setNoDelay(true); // both net and tls sockets: small frames go out at once
       handshaking.add(socket);
       acceptStream(socket, accept, (accepted) => {
         handshaking.delete(socket);

@@ -18,6 +18,10 @@
  * Sender.frame(data, { fin, opcode, mask: false }) per frame (a string goes
  * through Buffer.from first, as Sender.frame does without a known length).
  *
+ * Masking: 4 KiB and 64 KiB XORed in place: applyMask (WebAssembly SIMD from
+ * 1 KiB), the 32-bit JS loop it falls back to, and ws's unmask (JS, and the
+ * bufferutil addon when it loads).
+ *
  * ws is loaded twice when it can be: once with WS_NO_BUFFER_UTIL=1 (pure-JS
  * masking), once as it loads by default (bufferutil if it resolves: it is not in
  * this repo's node_modules; NODE_PATH above lets it load). The table says which.
@@ -31,6 +35,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FrameParser, type ParserHandler } from '../lib/protocol/frame-parser';
 import { FrameWriter } from '../lib/protocol/frame-writer';
+import { applyMask, applyMaskRotated, simdMasking } from '../lib/protocol/mask';
 
 const QUICK = process.argv.includes('--quick');
 const JSON_OUT = process.argv.includes('--json');
@@ -44,6 +49,7 @@ interface WsModules {
   bufferutil: boolean;
   Receiver: new (options: object) => NodeJS.WritableStream & { on(e: string, f: (...a: unknown[]) => void): unknown };
   Sender: { frame(data: Buffer | string, options: object): (Buffer | string)[] };
+  unmask: (buffer: Buffer, mask: Buffer) => void;
 }
 
 /** Loads ws's receiver and sender afresh (they bind buffer-util's mask/unmask at load time). */
@@ -62,6 +68,7 @@ function loadWs(noBufferUtil: boolean): WsModules {
       bufferutil: addon,
       Receiver: require(path.join(wsDir, 'lib', 'receiver.js')),
       Sender: require(path.join(wsDir, 'lib', 'sender.js')),
+      unmask: (bufferUtil as unknown as { unmask: (b: Buffer, m: Buffer) => void }).unmask,
     };
   } finally {
     if (saved === undefined) delete process.env.WS_NO_BUFFER_UTIL;
@@ -275,6 +282,34 @@ function benchWriters(wsVariants: WsModules[]): Result[] {
   return results;
 }
 
+// ---- masking ---------------------------------------------------------------
+
+function benchMask(wsVariants: WsModules[]): Result[] {
+  const results: Result[] = [];
+  for (const size of [4096, 65536]) {
+    const name = `unmask ${size / 1024} KiB in place`;
+    const buf = Buffer.alloc(size, 'TEST ');
+    const key = 0x37fa213d;
+    const keyBytes = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+    const frames = Math.max(1, Math.round((1024 * 1024) / size));
+    const bytes = frames * size;
+    const noop = (): void => {};
+    const loop = (fn: () => void) => () => {
+      for (let f = 0; f < frames; f++) fn();
+    };
+    results.push(
+      measure(name, `ws-rx applyMask${simdMasking ? ' (WebAssembly SIMD)' : ''}`, bytes, frames, noop,
+        loop(() => applyMask(buf, 0, size, key))),
+    );
+    results.push(measure(name, 'JS 32-bit loop (ws-rx without SIMD)', bytes, frames, noop,
+      loop(() => applyMaskRotated(buf, 0, size, key))));
+    for (const ws of wsVariants) {
+      results.push(measure(name, `${ws.label} unmask`, bytes, frames, noop, loop(() => ws.unmask(buf, keyBytes))));
+    }
+  }
+  return results;
+}
+
 // ---- main ------------------------------------------------------------------
 
 function table(results: Result[]): string {
@@ -296,7 +331,7 @@ function main(): void {
     `micro: node ${process.version}, ${variants.map((v) => v.label).join(' and ')}` +
       `${withAddon.bufferutil ? '' : ' (bufferutil not found: pure-JS masking)'}, median of ${SAMPLES}\n`,
   );
-  const results = [...benchParsers(variants), ...benchWriters(variants)];
+  const results = [...benchParsers(variants), ...benchWriters(variants), ...benchMask(variants)];
   process.stderr.write(`\n${table(results)}\n`);
   if (sink === -1) console.log(sink); // keep the work observable
   if (JSON_OUT) {

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { FrameParser } from '../../lib/protocol/frame-parser';
 import { FrameWriter } from '../../lib/protocol/frame-writer';
-import { applyMask } from '../../lib/protocol/mask';
 import { ParserRecorder } from './recorder';
 import { randomSplit, rng } from '../helpers';
 
@@ -14,28 +13,6 @@ function parse(bytes: Buffer, role: 'client' | 'server', frames = false) {
 }
 
 const joined = (w: FrameWriter) => Buffer.concat(w.take() ?? []);
-
-describe('protocol/mask', () => {
-  it('masks like the byte-by-byte definition, at any alignment and phase', () => {
-    const r = rng(5);
-    for (let round = 0; round < 300; round++) {
-      const len = Math.floor(r() * 300);
-      const offset = Math.floor(r() * 8);
-      const phase = Math.floor(r() * 4);
-      const key = Math.floor(r() * 2 ** 32) >>> 0;
-      const base = Buffer.alloc(len + 16);
-      for (let i = 0; i < base.length; i++) base[i] = Math.floor(r() * 256);
-      const buf = Buffer.from(base);
-      applyMask(buf, offset, offset + len, key, phase);
-      const kb = [key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff];
-      for (let i = 0; i < base.length; i++) {
-        const inRange = i >= offset && i < offset + len;
-        const expected = inRange ? base[i] ^ kb[(i - offset + phase) & 3] : base[i];
-        if (buf[i] !== expected) expect.fail(`byte ${i} of round ${round}`);
-      }
-    }
-  });
-});
 
 describe('protocol/frame-writer', () => {
   it('server frames round-trip through the client parser for every length class', () => {

@@ -14,7 +14,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Observable } from 'rxjs';
+import { Observable } from './rx';
 import { Connection } from './connection';
 import { HandshakeError } from './protocol/errors';
 import { buildRejection } from './protocol/handshake';

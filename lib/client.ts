@@ -8,7 +8,7 @@
  */
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { Observable } from 'rxjs';
+import { Observable } from './rx';
 import { Connection, endingError } from './connection';
 import { ConnectionOptions, resolveConnectionOptions } from './options';
 import type { SendFrameHook } from './protocol/connection';

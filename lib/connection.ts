@@ -11,7 +11,7 @@
  *
  * The Rx layer talks to a `Transport`, never to a socket.
  */
-import { Observable, Observer, Subscriber, Subject } from 'rxjs';
+import { Observable, Observer, Subscriber, Subject } from './rx';
 import { CloseCode, isValidCloseCode, OK_CLOSE_CODES } from './protocol/close-codes';
 import type { CloseInfo, SendFrameHook } from './protocol/connection';
 import { truncateReason } from './protocol/connection';

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Observable, ReplaySubject, Subject, Subscriber } from 'rxjs';
+import { Observable, ReplaySubject, Subject, Subscriber } from './rx';
 import { extensionFactories } from './client';
 import { Connection } from './connection';
 import type { ClientHandshakeRequest } from './protocol/handshake';

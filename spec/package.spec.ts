@@ -39,6 +39,26 @@ console.log(JSON.stringify([typeof listen, typeof connect, CloseCode.Normal, typ
     expect(JSON.parse(out)).to.deep.equal(['function', 'function']);
   });
 
+  it("loads RxJS module by module, and its Observables are the ones users import from 'rxjs'", () => {
+    const file = path.join(dir, 'rxjs.cjs');
+    writeFileSync(
+      file,
+      `const ws = require('ws-rx');
+const loaded = Object.keys(require.cache).filter((k) => k.includes('rxjs'));
+const full = loaded.some((k) => /rxjs[\\/]dist[\\/]cjs[\\/]index\\.js$/.test(k));
+const rx = require('rxjs');
+const server = ws.listen({ host: '127.0.0.1', port: 0 });
+const sub = server.pipe(rx.take(1)).subscribe();
+console.log(JSON.stringify([full, loaded.length, server instanceof rx.Observable, sub instanceof rx.Subscription]));
+sub.unsubscribe();`,
+    );
+    const [full, modules, observable, subscription] = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+    expect(full, "require('ws-rx') loaded all of rxjs").to.equal(false);
+    expect(modules).to.be.within(1, 100);
+    expect(observable).to.equal(true);
+    expect(subscription).to.equal(true);
+  });
+
   it("'ws-rx/testing' resolves from both module systems", () => {
     const mjs = path.join(dir, 'testing.mjs');
     writeFileSync(mjs, `import { createPair } from 'ws-rx/testing'; console.log(typeof createPair);`);

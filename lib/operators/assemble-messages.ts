@@ -3,7 +3,7 @@
  * frames (`conn.frames$`), as fastwebsockets `FragmentCollector` does.
  */
 import { isUtf8 } from 'node:buffer';
-import { Observable, OperatorFunction } from 'rxjs';
+import { Observable, OperatorFunction } from '../rx';
 import type { Frame, OutgoingFrame } from '../connection';
 import { MessageTooBigError, InvalidPayloadError, ProtocolError } from '../protocol/errors';
 import { Opcode } from '../protocol/opcodes';

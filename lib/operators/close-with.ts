@@ -4,7 +4,7 @@
  * connection completes, send this close, wait up to `timeout` for the peer's
  * close, then drop the transport.
  */
-import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
+import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from '../rx';
 import type { Connection } from '../connection';
 import { CloseCode, isValidCloseCode } from '../protocol/close-codes';
 import { UsageError } from '../protocol/errors';

@@ -5,7 +5,7 @@
  * was not consistent with the type of the message"), or the message is
  * skipped and reported on `errors$`.
  */
-import { Observable, Observer, OperatorFunction, share, Subject } from 'rxjs';
+import { Observable, Observer, OperatorFunction, share, Subject } from '../rx';
 import type { CloseInfo, Connection, WebSocketData } from '../connection';
 import { CloseCode } from '../protocol/close-codes';
 import { DecodeError, EncodeError } from './errors';

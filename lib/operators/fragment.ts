@@ -2,7 +2,7 @@
  * `fragment(size)`: outgoing messages as frames of at most `size` payload
  * bytes (RFC 6455 §5.4), for frame-level senders (`conn.sendFrame`).
  */
-import { Observable, OperatorFunction } from 'rxjs';
+import { Observable, OperatorFunction } from '../rx';
 import { toBuffer } from '../connection';
 import type { OutgoingFrame, WebSocketData } from '../connection';
 import { Opcode } from '../protocol/opcodes';

@@ -4,7 +4,7 @@
  * ping, wait up to `timeout` for the pong, sleep `interval` minus the
  * latency, repeat; no pong in time fails the connection with 1011.
  */
-import { MonoTypeOperatorFunction, Observable, ReplaySubject, SchedulerLike, Subscription } from 'rxjs';
+import { MonoTypeOperatorFunction, Observable, ReplaySubject, SchedulerLike, Subscription } from '../rx';
 import type { Connection } from '../connection';
 import { HeartbeatTimeoutError } from './errors';
 import { checkDuration, closed$, schedulerOf } from './internal';

@@ -5,7 +5,7 @@
  * A member whose write buffer is over the limit is skipped (or closed), so a
  * slow member slows no one and costs bounded memory; every drop is visible.
  */
-import { MonoTypeOperatorFunction, Observable, Subject, Subscription } from 'rxjs';
+import { MonoTypeOperatorFunction, Observable, Subject, Subscription } from '../rx';
 import { Connection, prepareMessage, WebSocketData } from '../connection';
 import { CloseCode } from '../protocol/close-codes';
 import { closed$ } from './internal';

@@ -1,7 +1,7 @@
 /**
  * Helpers shared by the operators (not exported from the package).
  */
-import { Observable, SchedulerLike, asyncScheduler } from 'rxjs';
+import { Observable, SchedulerLike, asyncScheduler } from '../rx';
 import type { CloseInfo, Connection } from '../connection';
 
 /**

@@ -2,7 +2,7 @@
  * `json<In, Out>()`: the JSON codec. Messages in are parsed (text, or binary
  * as UTF-8), values out are sent as text.
  */
-import type { OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from '../rx';
 import type { Connection } from '../connection';
 import { codec, CodecConfig, CodecConnection } from './codec';
 

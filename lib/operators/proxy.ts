@@ -4,7 +4,7 @@
  * connection; messages flow both ways unchanged (text stays text), close
  * codes and reasons cross over, and backpressure holds end to end.
  */
-import { Observable, OperatorFunction, Subscription } from 'rxjs';
+import { Observable, OperatorFunction, Subscription } from '../rx';
 import { connect, ClientOptions } from '../client';
 import type { CloseInfo, Connection } from '../connection';
 import { CloseCode, isValidCloseCode } from '../protocol/close-codes';

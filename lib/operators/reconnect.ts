@@ -5,7 +5,7 @@
  * `operators/retry.ts`, with python-websockets' `connect` reconnection loop
  * (backoff reset after a stable connection) in mind.
  */
-import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
+import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from '../rx';
 import type { Connection } from '../connection';
 import { CloseCode } from '../protocol/close-codes';
 import { HandshakeError } from '../protocol/errors';

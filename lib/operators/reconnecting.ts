@@ -5,7 +5,7 @@
  * outbox with a visible overflow policy and replays what the server must
  * hear again (`onOpen`) before the outbox.
  */
-import { BehaviorSubject, defer, EMPTY, Observable, Observer, Subject, Subscription } from 'rxjs';
+import { BehaviorSubject, defer, EMPTY, Observable, Observer, Subject, Subscription } from '../rx';
 import { connect, ClientOptions } from '../client';
 import type { Connection, WebSocketData } from '../connection';
 import { CloseCode } from '../protocol/close-codes';

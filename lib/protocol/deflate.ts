@@ -16,13 +16,38 @@
  * time, so fragmented messages work both ways. Messages smaller than
  * `threshold` go out uncompressed.
  *
- * zlib is the one asynchronous step of the core: it runs in the thread pool.
- * Every zlib operation goes through a process-wide {@link Limiter} (ws
- * `lib/limiter.js`; see there for why). The inflated size is checked on every
- * chunk zlib produces, so a small "deflate bomb" fails with 1009 as soon as
- * it passes `maxPayload`, with memory bounded by the limit. Corrupt
- * compressed data fails with 1007 (the payload cannot be decoded, like
- * invalid UTF-8; ws does the same).
+ * zlib work runs in one of two ways, on the same persistent zlib stream per
+ * direction (so the LZ77 window carries over between messages either way):
+ * - Synchronously, for small frames: an incoming compressed frame of at most
+ *   {@link SYNC_INFLATE_MAX} bytes, an outgoing frame of at most
+ *   {@link SYNC_DEFLATE_MAX} bytes. For a message of a few KiB the thread-pool
+ *   round trip and the stream machinery cost far more than zlib itself. A
+ *   connection inflates at most {@link SYNC_INFLATE_BUDGET} bytes
+ *   synchronously in one synchronous run: an inflate that goes past it stops
+ *   there and goes on asynchronously with the rest of its input, and later
+ *   frames in that run take the thread pool. So neither a small frame that
+ *   inflates to megabytes (a "deflate bomb") nor a read full of small
+ *   frames that each inflate to a lot holds the event loop for longer than
+ *   that budget. An outgoing frame is compressed in a microtask, not inside
+ *   the send call (frames the core hands on during that microtask are
+ *   compressed at once): a send never runs zlib, and a burst of sends is
+ *   compressed in one go; as with the thread pool, data sent just before the
+ *   connection fails, in the same synchronous run, is reported undelivered
+ *   rather than written.
+ * - Asynchronously, in the thread pool, for larger frames (and the rest of an
+ *   inflate that went over the budget). Every such operation goes through a
+ *   process-wide {@link Limiter} (ws `lib/limiter.js`; see there for why).
+ * The core hands an extension one frame at a time per direction and waits for
+ * its result, so there is never more than one operation on a stream, and
+ * frames keep their order whichever way each one ran. The synchronous path
+ * uses Node internals (see `zlibSync`); without them everything takes the
+ * asynchronous path, as before.
+ *
+ * The inflated size is checked on every chunk zlib produces, so a small
+ * "deflate bomb" fails with 1009 as soon as it passes `maxPayload`, with
+ * memory bounded by the limit. Corrupt compressed data fails with 1007 (the
+ * payload cannot be decoded, like invalid UTF-8; ws does the same), on either
+ * path.
  */
 import * as zlib from 'node:zlib';
 import { InvalidPayloadError, MessageTooBigError, WebSocketError } from './errors';
@@ -36,6 +61,29 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const RSV1 = 0x40;
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Outgoing frames of at most this many bytes are compressed synchronously
+ * (see the module comment). Compressing costs far more than inflating (level
+ * 6, on this machine: ~8 µs for 2 KiB of text, ~35 µs for 8 KiB, ~60 µs for
+ * 16 KiB, and several times that for incompressible bytes), while the thread
+ * pool costs the event loop some 10–50 µs per operation whatever the size:
+ * past a few KiB, a busy server's event loop does better handing the work
+ * to the pool.
+ */
+export const SYNC_DEFLATE_MAX = 8 * 1024;
+/**
+ * Incoming compressed frames of at most this many bytes are inflated
+ * synchronously (see the module comment). DEFLATE expands at most ~1032:1.
+ */
+export const SYNC_INFLATE_MAX = 8 * 1024;
+/**
+ * Most bytes a connection inflates synchronously in one synchronous run (a
+ * read from the socket and what it decodes, say): about a millisecond of
+ * zlib work. Past it, the frame under way and the ones after it go to the
+ * thread pool until the run ends (a microtask resets the count).
+ */
+export const SYNC_INFLATE_BUDGET = 512 * 1024;
 
 /** Settings of permessage-deflate, for `listen` and `connect` (names as in ws). */
 export interface PerMessageDeflateOptions {
@@ -197,8 +245,20 @@ export class PerMessageDeflate implements Extension {
   private inFrame: ExtensionFrame | null = null;
   private inSink: ExtensionSink | null = null;
   private inDone: (() => void) | null = null;
+  /** A synchronous inflate went over its budget: the input still to inflate, in the thread pool. */
+  private inRest: Buffer | null = null;
+  /** The synchronous path saw the end of the DEFLATE stream (a BFINAL block). */
+  private inEnded = false;
+  /** `inflate` can be driven synchronously (Node's internals are there). */
+  private inflateSyncable = false;
+  /** Bytes inflated synchronously in this synchronous run (see SYNC_INFLATE_BUDGET). */
+  private inSpent = 0;
+  /** A microtask will reset `inSpent`. */
+  private inSpentReset = false;
+  private readonly resetSpent: () => void;
   private readonly inflateJob: (done: () => void) => void;
   private readonly inflateFlushed: () => void;
+  private readonly inflatedSync: (chunk: Buffer) => boolean;
 
   // Outgoing.
   private deflate: zlib.DeflateRaw | null = null;
@@ -208,8 +268,14 @@ export class PerMessageDeflate implements Extension {
   private outFrame: ExtensionFrame | null = null;
   private outSink: ExtensionSink | null = null;
   private outDone: (() => void) | null = null;
+  /** `deflate` can be driven synchronously (Node's internals are there). */
+  private deflateSyncable = false;
+  /** Inside {@link deflateDeferred}: frames handed on now are compressed at once. */
+  private outBatch = false;
+  private readonly deflateDeferred: () => void;
   private readonly deflateJob: (done: () => void) => void;
   private readonly deflateFlushed: () => void;
+  private readonly deflatedSync: (chunk: Buffer) => boolean;
 
   constructor(options: PerMessageDeflateOptions, context: ExtensionContext, alternatives?: PerMessageDeflateOptions[]) {
     this.options = options;
@@ -223,6 +289,34 @@ export class PerMessageDeflate implements Extension {
     this.inflateFlushed = () => this.finishInflate();
     this.deflateJob = (done) => this.startDeflate(done);
     this.deflateFlushed = () => this.finishDeflate();
+    this.inflatedSync = (chunk) => {
+      this.inSpent += chunk.length;
+      if (!this.inSpentReset) {
+        this.inSpentReset = true;
+        queueMicrotask(this.resetSpent);
+      }
+      this.inflated(chunk);
+      return this.inFrame !== null; // false: it went over maxPayload (reported)
+    };
+    this.resetSpent = () => {
+      this.inSpent = 0;
+      this.inSpentReset = false;
+    };
+    this.deflatedSync = (chunk) => {
+      this.deflated(chunk);
+      return true;
+    };
+    this.deflateDeferred = () => {
+      const frame = this.outFrame;
+      const deflate = this.deflate;
+      if (frame === null || deflate === null || this.disposed) return; // dropped meanwhile
+      this.outBatch = true;
+      try {
+        this.deflateNow(deflate, frame);
+      } finally {
+        this.outBatch = false;
+      }
+    };
   }
 
   // ---- negotiation -------------------------------------------------------
@@ -314,15 +408,22 @@ export class PerMessageDeflate implements Extension {
     frame.rsv &= ~RSV1;
     this.inFrame = frame;
     this.inSink = sink;
+    // The core waits for each result, so nothing runs on the stream now
+    // (`inDone` null: no job holds it); small frames are inflated at once,
+    // within this run's budget.
+    const budget = SYNC_INFLATE_BUDGET - this.inSpent;
+    if (frame.payload.length <= SYNC_INFLATE_MAX && budget > 0 && this.inDone === null && !this.disposed) {
+      const inflate = this.inflateStream();
+      if (this.inflateSyncable && idle(inflate)) {
+        this.inflateNow(inflate, frame, budget);
+        return;
+      }
+    }
     this.limiter.add(this.inflateJob);
   }
 
-  private startInflate(done: () => void): void {
-    if (this.disposed || this.inFrame === null) {
-      done();
-      return;
-    }
-    this.inDone = done;
+  /** The inflater, made on first use. */
+  private inflateStream(): zlib.InflateRaw {
     let inflate = this.inflate;
     if (inflate === null) {
       // A larger window than the peer's always decodes: 15 is safe whatever
@@ -332,12 +433,66 @@ export class PerMessageDeflate implements Extension {
       inflate.on('data', inflateOnData);
       inflate.on('error', inflateOnError);
       this.inflate = inflate;
+      this.inEnded = false;
+      this.inflateSyncable = syncCapable(inflate);
     }
+    return inflate;
+  }
+
+  /**
+   * Inflates `frame` synchronously, up to about `budget` bytes of output; the
+   * rest, if any, goes to the thread pool.
+   */
+  private inflateNow(inflate: zlib.InflateRaw, frame: ExtensionFrame, budget: number): void {
     this.inChunks = [];
     this.inBytes = 0;
+    // One zlib call for the frame and the §7.2.2 tail (a copy of at most
+    // SYNC_INFLATE_MAX bytes is cheaper than a second call).
+    const input = frame.fin ? Buffer.concat([frame.payload, TRAILER], frame.payload.length + 4) : frame.payload;
+    let status: number;
+    try {
+      status = zlibSync(inflate, input, zlib.constants.Z_SYNC_FLUSH, this.inflatedSync, budget);
+    } catch (error) {
+      if (inflate.destroyed) {
+        this.inflateError(error as Error); // zlib refused the data: 1007
+      } else {
+        // Not zlib's doing (Node's internals changed?): the stream's state
+        // is unknown, so this message cannot be decoded.
+        this.abortInflate(new WebSocketError(`decompression failed: ${(error as Error).message}`, 'WS_ERR_INFLATE', 1011));
+      }
+      return;
+    }
+    if (status === SYNC_STOPPED) return; // over maxPayload: reported
+    if (status === SYNC_PAUSED) {
+      // Over the budget: finish the frame in the thread pool.
+      this.inRest = syncRest;
+      syncRest = EMPTY;
+      this.limiter.add(this.inflateJob);
+      return;
+    }
+    if (status === SYNC_ENDED) this.inEnded = true;
+    this.finishInflate();
+  }
+
+  private startInflate(done: () => void): void {
+    if (this.disposed || this.inFrame === null) {
+      done();
+      return;
+    }
+    this.inDone = done;
+    const inflate = this.inflateStream();
     const frame = this.inFrame;
-    inflate.write(frame.payload);
-    if (frame.fin) inflate.write(TRAILER);
+    const rest = this.inRest;
+    if (rest !== null) {
+      // The rest of a frame that started synchronously (its tail included).
+      this.inRest = null;
+      if (rest.length > 0) inflate.write(rest);
+    } else {
+      this.inChunks = [];
+      this.inBytes = 0;
+      inflate.write(frame.payload);
+      if (frame.fin) inflate.write(TRAILER);
+    }
     inflate.flush(this.inflateFlushed);
   }
 
@@ -383,7 +538,7 @@ export class PerMessageDeflate implements Extension {
     if (frame.fin) {
       this.inLength = 0;
       const state = (inflate as unknown as { _readableState?: { ended?: boolean } })._readableState;
-      if (state?.ended || inflate.readableEnded) {
+      if (this.inEnded || state?.ended || inflate.readableEnded) {
         // The peer ended the deflate stream (a BFINAL block): start afresh.
         this.inflate = null;
         inflate.close();
@@ -401,6 +556,7 @@ export class PerMessageDeflate implements Extension {
   private releaseInflate(): void {
     this.inFrame = null;
     this.inSink = null;
+    this.inRest = null;
     this.inChunks = [];
     this.inBytes = 0;
     const done = this.inDone;
@@ -420,15 +576,22 @@ export class PerMessageDeflate implements Extension {
     if (frame.opcode !== 0) frame.rsv |= RSV1;
     this.outFrame = frame;
     this.outSink = sink;
+    // As for decode, nothing runs on the stream now (the core waits for each
+    // result). A small frame is compressed synchronously, in a microtask
+    // unless one of ours is running (see the module comment).
+    if (frame.payload.length <= SYNC_DEFLATE_MAX && this.outDone === null && !this.disposed) {
+      const deflate = this.deflateStream();
+      if (this.deflateSyncable && idle(deflate)) {
+        if (this.outBatch) this.deflateNow(deflate, frame);
+        else queueMicrotask(this.deflateDeferred);
+        return;
+      }
+    }
     this.limiter.add(this.deflateJob);
   }
 
-  private startDeflate(done: () => void): void {
-    if (this.disposed || this.outFrame === null) {
-      done();
-      return;
-    }
-    this.outDone = done;
+  /** The compressor, made on first use. */
+  private deflateStream(): zlib.DeflateRaw {
     let deflate = this.deflate;
     if (deflate === null) {
       // zlib turns a raw window of 8 into 9, which still only references
@@ -443,7 +606,42 @@ export class PerMessageDeflate implements Extension {
       deflate.on('data', deflateOnData);
       deflate.on('error', deflateOnError);
       this.deflate = deflate;
+      this.deflateSyncable = syncCapable(deflate);
     }
+    return deflate;
+  }
+
+  /**
+   * Compresses `frame` synchronously: one zlib call with a sync flush, which
+   * ends the output exactly as the async path's write + flush does.
+   */
+  private deflateNow(deflate: zlib.DeflateRaw, frame: ExtensionFrame): void {
+    this.outChunks = [];
+    this.outBytes = 0;
+    try {
+      const payload = frame.payload;
+      // An empty frame: zlib answers a sync flush with no input right after
+      // another one with nothing (Z_BUF_ERROR), and the peer, which appends
+      // 00 00 ff ff, needs the empty stored block that ends a flush. A
+      // Z_NO_FLUSH call first makes zlib emit it (what the async path's
+      // write of the empty payload does).
+      if (payload.length === 0) zlibSync(deflate, payload, zlib.constants.Z_NO_FLUSH, this.deflatedSync, Infinity);
+      // Compression output is at most a little more than its input: no budget.
+      zlibSync(deflate, payload, zlib.constants.Z_SYNC_FLUSH, this.deflatedSync, Infinity);
+    } catch (error) {
+      this.deflateError(error as Error); // 1011, as on the async path
+      return;
+    }
+    this.finishDeflate();
+  }
+
+  private startDeflate(done: () => void): void {
+    if (this.disposed || this.outFrame === null) {
+      done();
+      return;
+    }
+    this.outDone = done;
+    const deflate = this.deflateStream();
     this.outChunks = [];
     this.outBytes = 0;
     deflate.write(this.outFrame.payload);
@@ -542,6 +740,133 @@ function deflateOnData(this: Tagged, chunk: Buffer): void {
 function deflateOnError(this: Tagged, error: Error): void {
   const owner = this.owner!;
   if (owner.currentDeflate === this) owner.deflateError(error);
+}
+
+// ---- synchronous zlib ------------------------------------------------------
+//
+// Node has no public API to run a zlib *stream* synchronously: `zlib.*Sync`
+// make a fresh stream per call (no context takeover), and the stream method
+// they use, `_processChunk(chunk, flag)` without a callback
+// (`processChunkSync` in Node's lib/zlib.js), closes the stream when it
+// returns (and adds an 'error' listener per call). So this drives the
+// stream's native handle the way `processChunkSync` and `processCallback`
+// do, one `writeSync` per output chunk, but leaves the stream open and keeps
+// its output buffer (`_outBuffer`/`_outOffset`) in step, so that the next
+// operation, sync or async, carries on from the same state. These are
+// internals (underscore fields): `syncCapable` checks they are all there,
+// once per stream, and without them every operation takes the async path.
+// `_maxOutputLength` (ERR_BUFFER_TOO_LARGE, which also closes the stream) is
+// only checked by `processChunkSync`, not here, as on the async stream path:
+// the caller's `onChunk` (the maxPayload check) and the budget bound the
+// output instead. Calling `writeSync` while an async write is in progress
+// would abort the process (a native assertion): the callers only come here
+// when no job of theirs holds the stream and its write queue is empty.
+
+/** The internals of a Node zlib stream that the synchronous path uses (node lib/zlib.js). */
+interface ZlibInternals {
+  _handle: {
+    writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void;
+  } | null;
+  /** After a write: [avail_out, avail_in]. */
+  _writeState: Uint32Array;
+  _outBuffer: Buffer;
+  _outOffset: number;
+  _chunkSize: number;
+}
+
+let syncEnabled = true;
+
+/**
+ * @internal For tests: `false` makes streams created from now on take the
+ * asynchronous path only (as on a Node without the internals).
+ */
+export function setSyncZlib(enabled: boolean): void {
+  syncEnabled = enabled;
+}
+
+/** Whether `stream` has what {@link zlibSync} needs. */
+function syncCapable(stream: zlib.InflateRaw | zlib.DeflateRaw): boolean {
+  const s = stream as unknown as Partial<ZlibInternals>;
+  return (
+    syncEnabled &&
+    s._handle != null &&
+    typeof s._handle.writeSync === 'function' &&
+    s._writeState instanceof Uint32Array &&
+    s._writeState.length >= 2 &&
+    Buffer.isBuffer(s._outBuffer) &&
+    typeof s._outOffset === 'number' &&
+    typeof s._chunkSize === 'number' &&
+    s._chunkSize > 0
+  );
+}
+
+/** No write queued or running on `stream` (belt and braces: see above). */
+function idle(stream: zlib.InflateRaw | zlib.DeflateRaw): boolean {
+  const state = (stream as unknown as { _writableState?: { writing?: boolean } })._writableState;
+  return stream.writableLength === 0 && state?.writing !== true;
+}
+
+/** {@link zlibSync} consumed all its input. */
+const SYNC_DONE = 0;
+/** `onChunk` asked to stop; the stream must not be used again. */
+const SYNC_STOPPED = 1;
+/** zlib reached the end of the DEFLATE stream (a BFINAL block) and ignores the rest of the input. */
+const SYNC_ENDED = 2;
+/** The output budget ran out with work left: `syncRest` is the input still to give zlib (maybe empty). */
+const SYNC_PAUSED = 3;
+let syncRest: Buffer = EMPTY;
+
+/**
+ * Runs `input` through `stream` synchronously with `flush` (see above). Each
+ * output chunk goes to `onChunk`, which returns false to stop. Pauses once
+ * `budget` bytes came out and zlib has more to do. Throws zlib's error (Node
+ * has then destroyed the stream; its 'error' event follows on the next tick).
+ * The caller makes sure no asynchronous write is in progress on `stream`.
+ */
+function zlibSync(
+  stream: zlib.InflateRaw | zlib.DeflateRaw,
+  input: Buffer,
+  flush: number,
+  onChunk: (chunk: Buffer) => boolean,
+  budget: number,
+): number {
+  const s = stream as unknown as ZlibInternals;
+  const handle = s._handle;
+  if (handle === null) throw new Error('zlib stream is closed');
+  const state = s._writeState;
+  const chunkSize = s._chunkSize;
+  let inOff = 0;
+  let inLen = input.length;
+  let produced = 0;
+  for (;;) {
+    const outLen = chunkSize - s._outOffset;
+    handle.writeSync(flush, input, inOff, inLen, s._outBuffer, s._outOffset, outLen);
+    // On a zlib error Node destroys the stream from inside writeSync.
+    if (s._handle !== handle || stream.destroyed) throw stream.errored ?? new Error('zlib stream closed');
+    const outLeft = state[0];
+    const inLeft = state[1];
+    const have = outLen - outLeft;
+    if (have > 0) {
+      const out = s._outBuffer.subarray(s._outOffset, s._outOffset + have);
+      s._outOffset += have;
+      produced += have;
+      if (!onChunk(out)) return SYNC_STOPPED;
+    }
+    // As Node does: a full output buffer is replaced, never written over.
+    if (outLeft === 0 || s._outOffset >= chunkSize) {
+      s._outOffset = 0;
+      s._outBuffer = Buffer.allocUnsafe(chunkSize);
+    }
+    inOff += inLen - inLeft;
+    inLen = inLeft;
+    // Output space left over: zlib is done with this input, or (input left)
+    // it reached the end of the stream.
+    if (outLeft !== 0) return inLeft > 0 ? SYNC_ENDED : SYNC_DONE;
+    if (produced >= budget) {
+      syncRest = inLen === 0 ? EMPTY : input.subarray(inOff, inOff + inLen);
+      return SYNC_PAUSED;
+    }
+  }
 }
 
 /** The offer parameters for one set of client options. */

@@ -4,7 +4,8 @@
  * transforms every data frame going out and coming in.
  *
  * Sans-I/O like the rest of the core: no sockets, no timers. A transform may
- * finish asynchronously (permessage-deflate runs zlib in the thread pool): it
+ * finish at once or asynchronously (permessage-deflate handles small frames
+ * synchronously and runs zlib in the thread pool for larger ones): it
  * reports through an {@link ExtensionSink}, and the core pauses the parser
  * (incoming) or holds later frames in a queue (outgoing) until it does, so
  * messages and control frames keep their order.

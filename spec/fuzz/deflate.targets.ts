@@ -1,8 +1,8 @@
 /**
  * Fuzz targets for the permessage-deflate inflater (RFC 7692 §7.2.2), driven
  * through the `Extension` interface as the core drives it: one incoming frame
- * at a time, each decoded (asynchronously, zlib in the thread pool) before
- * the next. Inputs: messages compressed here with zlib (sync flush with the
+ * at a time, each decoded (synchronously for small frames, else with zlib in
+ * the thread pool) before the next. Inputs: messages compressed here with zlib (sync flush with the
  * `00 00 ff ff` tail removed, or a final block), fragmented at random points,
  * mixed with uncompressed messages; the same mutated; random bytes; and
  * "deflate bombs" against a small `maxPayload`. Properties:

@@ -6,10 +6,19 @@
  * drives a ws server, to compare the client side. Every message is compressed
  * (threshold 0 on both), text of `SIZE` bytes from a small vocabulary.
  *
+ * Each server runs in a process of its own (this script with `--serve ws-rx`
+ * or `--serve ws`), as in ../shared/bench/run.sh, so the clients' work does not
+ * share a thread with the server under test. With two cores the `ws` clients
+ * are usually the bottleneck, which pulls both throughput ratios towards 1,
+ * so the server's CPU time per message (user + system, from /proc, over the
+ * timed part) is printed too: the server's own cost, whoever is the bottleneck.
+ *
  *   node -r ts-node/register/transpile-only bench/deflate.ts [size=4096] [messages=40000] [clients=8]
  *
  * Prints messages per second for each and the ratio ws-rx / ws.
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -120,6 +129,43 @@ async function wsServer(): Promise<{ url: string; stop(): void }> {
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, stop: () => wss.close() };
 }
 
+type ServerKind = 'ws-rx' | 'ws';
+
+/** Starts `--serve kind` in a child process; resolves with its URL once it listens. */
+function spawnServer(kind: ServerKind): Promise<{ url: string; stop(): void; cpuMs(): number }> {
+  const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve', kind], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code} before listening`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve({ url: out.slice(0, nl), stop: () => child.kill(), cpuMs: () => cpuMsOf(child.pid!) });
+    });
+  });
+}
+
+/** CPU time (user + system, ms) of process `pid` so far; NaN where /proc is missing. */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 Hz on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Child mode: one echo server, URL on stdout, until killed. */
+async function serve(kind: ServerKind): Promise<void> {
+  const server = kind === 'ws-rx' ? await rxServer() : await wsServer();
+  process.stdout.write(`${server.url}\n`);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
@@ -128,13 +174,21 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   console.log(`compressed echo: ${SIZE} B text, ${TOTAL} messages, ${CLIENTS} clients, ${WINDOW} in flight each, median of ${ROUNDS}`);
   const results: Record<string, number[]> = { 'ws-rx server': [], 'ws server': [], 'ws-rx client': [], 'ws client': [] };
+  const cpu: Record<ServerKind, number[]> = { 'ws-rx': [], ws: [] };
+  const timed = async (server: { url: string; cpuMs(): number }, kind: ServerKind | null): Promise<number> => {
+    const before = server.cpuMs();
+    const rate = await drive(server.url);
+    // µs of server CPU per echoed message: messages = rate × seconds, so use the totals.
+    if (kind !== null) cpu[kind].push(((server.cpuMs() - before) * 1000) / (Math.floor(TOTAL / CLIENTS) * CLIENTS));
+    return rate;
+  };
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate so neither side always runs on a warmer process.
-    const rx = await rxServer();
-    results['ws-rx server'].push(await drive(rx.url));
+    const rx = await spawnServer('ws-rx');
+    results['ws-rx server'].push(await timed(rx, 'ws-rx'));
     rx.stop();
-    const ws = await wsServer();
-    results['ws server'].push(await drive(ws.url));
+    const ws = await spawnServer('ws');
+    results['ws server'].push(await timed(ws, 'ws'));
     results['ws-rx client'].push(await driveRx(ws.url));
     results['ws client'].push(await drive(ws.url));
     ws.stop();
@@ -143,10 +197,18 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(14)} ${Math.round(v).toString().padStart(8)} msg/s`);
   console.log(`server ratio ws-rx / ws: ${(m['ws-rx server'] / m['ws server']).toFixed(2)}`);
   console.log(`client ratio ws-rx / ws: ${(m['ws-rx client'] / m['ws client']).toFixed(2)}`);
+  const c = { rx: median(cpu['ws-rx']), ws: median(cpu.ws) };
+  console.log(`server CPU per message: ws-rx ${c.rx.toFixed(1)} µs, ws ${c.ws.toFixed(1)} µs`);
+  console.log(`server CPU ratio ws / ws-rx: ${(c.ws / c.rx).toFixed(2)}`);
   process.exit(0);
 }
 
-main().catch((e) => {
+if (process.argv[2] === '--serve') {
+  serve(process.argv[3] as ServerKind).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else main().catch((e) => {
   console.error(e);
   process.exit(1);
 });

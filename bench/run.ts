@@ -340,6 +340,7 @@ async function deflatePart(o: Options): Promise<object> {
   const { code, stdout } = await run('node', [path.join(DIST, 'bench', 'deflate.js'), ...args], { echo: true, timeoutMs: 600_000 });
   const msgs: Record<string, number> = {};
   for (const m of stdout.matchAll(/^(ws-rx server|ws server|ws-rx client|ws client)\s+(\d+) msg\/s/gm)) msgs[m[1]] = Number(m[2]);
+  const cpu = /^server CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
   return {
     exit_code: code,
     size: Number(args[0]),
@@ -349,7 +350,10 @@ async function deflatePart(o: Options): Promise<object> {
     ratios_to_ws: {
       server: ratio(msgs['ws-rx server'], msgs['ws server']),
       client: ratio(msgs['ws-rx client'], msgs['ws client']),
+      // ws's server CPU per message over ws-rx's (higher: ws-rx does the same work for less).
+      server_cpu: cpu ? ratio(Number(cpu[2]), Number(cpu[1])) : null,
     },
+    server_cpu_us_per_msg: cpu ? { 'ws-rx': Number(cpu[1]), ws: Number(cpu[2]) } : null,
   };
 }
 

@@ -10,137 +10,22 @@
 import { expect } from 'chai';
 import * as crypto from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { ProtocolHandler, WebSocketProtocol } from '../../lib/protocol/connection';
+import { WebSocketProtocol } from '../../lib/protocol/connection';
 import {
-  PerMessageDeflate,
-  perMessageDeflate,
   PerMessageDeflateOptions,
   setSyncZlib,
   SYNC_DEFLATE_MAX,
   SYNC_INFLATE_BUDGET,
   SYNC_INFLATE_MAX,
 } from '../../lib/protocol/deflate';
-import type { WebSocketError } from '../../lib/protocol/errors';
-import type { Frame } from '../../lib/protocol/frame-parser';
-import { parseExtensions, type ExtensionOffer } from '../../lib/protocol/handshake';
 import { clientFrame, frame, rng } from '../helpers';
+import { deflateCore, Event, framesUntil, hex, parseFrames, Recorder, type WireFrame } from './deflate-harness';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const TAIL = hex('00 00 ff ff');
 const HELLO = hex('c1 07 f2 48 cd c9 c9 07 00'); // RFC 7692 §7.2.3.1
 const HELLO_AGAIN = hex('c1 05 f2 00 11 00 00'); // §7.2.3.2
 const HELLO_BFINAL = hex('c1 08 f3 48 cd c9 c9 07 00 00'); // §7.2.3.4
 
-type Event = ['message', string, boolean] | ['ping', string] | ['fail', number, string];
-
-class Recorder implements ProtocolHandler {
-  events: Event[] = [];
-  undelivered: (string | Buffer)[] = [];
-  private waiters: { n: number; resolve: () => void }[] = [];
-  onMessage(data: Buffer, text: boolean): void {
-    this.push(['message', text ? data.toString() : data.toString('hex'), text]);
-  }
-  onFrame(_f: Frame): void {}
-  onPing(p: Buffer): void {
-    this.push(['ping', p.toString()]);
-  }
-  onPong(): void {}
-  onCloseFrame(): void {}
-  onFail(e: WebSocketError): void {
-    this.push(['fail', e.closeCode, e.code]);
-  }
-  onOutput(): void {}
-  onCloseTransport(): void {}
-  onUndelivered(data: string | Buffer): void {
-    this.undelivered.push(data);
-  }
-  private push(e: Event): void {
-    this.events.push(e);
-    this.waiters = this.waiters.filter((w) => {
-      if (this.events.length < w.n) return true;
-      w.resolve();
-      return false;
-    });
-  }
-  until(n: number): Promise<Event[]> {
-    if (this.events.length >= n) return Promise.resolve(this.events);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${this.events.length} of ${n} events: ${JSON.stringify(this.events).slice(0, 500)}`)), 10_000);
-      this.waiters.push({
-        n,
-        resolve: () => {
-          clearTimeout(t);
-          resolve(this.events);
-        },
-      });
-    });
-  }
-}
-
-function deflateCore(
-  role: 'client' | 'server',
-  options: PerMessageDeflateOptions = {},
-  response = '',
-  maxPayload = 64 * 1024 * 1024,
-): { core: WebSocketProtocol; rec: Recorder; ext: PerMessageDeflate } {
-  const ext = perMessageDeflate({ threshold: 0, ...options })({ role, maxPayload }) as PerMessageDeflate;
-  const params = response === '' ? {} : (parseExtensions('permessage-deflate; ' + response) as ExtensionOffer[])[0].params;
-  if (role === 'client') expect(ext.accept(params)).to.equal(null);
-  else expect(ext.acceptOffer([params])).to.not.equal(null);
-  const rec = new Recorder();
-  const core = new WebSocketProtocol(rec, { role, maxPayload, extensions: [ext] });
-  return { core, rec, ext };
-}
-
-interface WireFrame {
-  b0: number;
-  payload: Buffer;
-  bytes: Buffer;
-}
-
-/** Splits written bytes into frames (unmasking client frames). */
-function parseFrames(buf: Buffer): { frames: WireFrame[]; rest: Buffer } {
-  const frames: WireFrame[] = [];
-  for (;;) {
-    if (buf.length < 2) break;
-    const len7 = buf[1] & 0x7f;
-    const masked = (buf[1] & 0x80) !== 0;
-    let at = 2;
-    let len = len7;
-    if (len7 === 126) {
-      if (buf.length < 4) break;
-      len = buf.readUInt16BE(2);
-      at = 4;
-    } else if (len7 === 127) {
-      if (buf.length < 10) break;
-      len = Number(buf.readBigUInt64BE(2));
-      at = 10;
-    }
-    const total = at + (masked ? 4 : 0) + len;
-    if (buf.length < total) break;
-    const payload = Buffer.from(buf.subarray(total - len, total));
-    if (masked) for (let i = 0; i < len; i++) payload[i] ^= buf[at + (i & 3)];
-    frames.push({ b0: buf[0], payload, bytes: buf.subarray(0, total) });
-    buf = buf.subarray(total);
-  }
-  return { frames, rest: buf };
-}
-
-/** Collects written frames until `done(frames)`; gives up after 10 s. */
-async function framesUntil(core: WebSocketProtocol, done: (frames: WireFrame[]) => boolean): Promise<WireFrame[]> {
-  const frames: WireFrame[] = [];
-  let buf: Buffer = Buffer.alloc(0);
-  const deadline = Date.now() + 10_000;
-  while (!done(frames) && Date.now() < deadline) {
-    const out = core.takeOutput();
-    if (out !== null) buf = Buffer.concat([buf, ...out]);
-    const parsed = parseFrames(buf);
-    frames.push(...parsed.frames);
-    buf = parsed.rest;
-    if (!done(frames)) await new Promise<void>((r) => setImmediate(r));
-  }
-  return frames;
-}
 const count = (n: number) => (f: WireFrame[]) => f.length >= n;
 
 /** Text from a small vocabulary (compresses well), seeded. */

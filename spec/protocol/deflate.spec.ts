@@ -6,90 +6,13 @@
  */
 import { expect } from 'chai';
 import * as zlib from 'node:zlib';
-import { ProtocolHandler, WebSocketProtocol } from '../../lib/protocol/connection';
-import { PerMessageDeflate, perMessageDeflate, PerMessageDeflateOptions } from '../../lib/protocol/deflate';
-import type { WebSocketError } from '../../lib/protocol/errors';
+import { WebSocketProtocol } from '../../lib/protocol/connection';
+import { perMessageDeflate, PerMessageDeflateOptions } from '../../lib/protocol/deflate';
 import { acceptClient, clientOffers, negotiateServer } from '../../lib/protocol/extension';
-import type { Frame } from '../../lib/protocol/frame-parser';
 import { parseExtensions, type ExtensionOffer } from '../../lib/protocol/handshake';
 import { Limiter } from '../../lib/protocol/limiter';
 import { clientFrame, frame, randomSplit, splits } from '../helpers';
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-type Event = ['message', string, boolean] | ['ping', string] | ['fail', number, string] | ['close', number];
-
-/** A ProtocolHandler that records events and lets a test await them (no sleeps). */
-class Recorder implements ProtocolHandler {
-  events: Event[] = [];
-  private waiters: { n: number; resolve: () => void }[] = [];
-  closeTransport = 0;
-  onUndelivered?: (data: string | Buffer) => void;
-  onMessage(data: Buffer, text: boolean): void {
-    this.push(['message', text ? data.toString() : data.toString('hex'), text]);
-  }
-  onFrame(_f: Frame): void {}
-  onPing(p: Buffer): void {
-    this.push(['ping', p.toString()]);
-  }
-  onPong(): void {}
-  onCloseFrame(code: number): void {
-    this.push(['close', code]);
-  }
-  onFail(e: WebSocketError): void {
-    this.push(['fail', e.closeCode, e.code]);
-  }
-  onOutput(): void {}
-  onCloseTransport(): void {
-    this.closeTransport++;
-  }
-  private push(e: Event): void {
-    this.events.push(e);
-    this.waiters = this.waiters.filter((w) => {
-      if (this.events.length >= w.n) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
-  }
-  /** Resolves once `n` events were recorded (fails the test after 5 s). */
-  until(n: number): Promise<Event[]> {
-    if (this.events.length >= n) return Promise.resolve(this.events);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${this.events.length} of ${n} events: ${JSON.stringify(this.events)}`)), 5000);
-      this.waiters.push({
-        n,
-        resolve: () => {
-          clearTimeout(t);
-          resolve(this.events);
-        },
-      });
-    });
-  }
-}
-
-/** A core with permessage-deflate agreed with `response` params, as `role`. */
-function deflateCore(
-  role: 'client' | 'server',
-  options: PerMessageDeflateOptions = {},
-  response = '',
-  maxPayload = 64 * 1024 * 1024,
-): { core: WebSocketProtocol; rec: Recorder; ext: PerMessageDeflate } {
-  const ext = perMessageDeflate({ threshold: 0, ...options })({ role, maxPayload }) as PerMessageDeflate;
-  const params = parseParams(response);
-  if (role === 'client') expect(ext.accept(params)).to.equal(null);
-  else expect(ext.acceptOffer([params])).to.not.equal(null);
-  const rec = new Recorder();
-  const core = new WebSocketProtocol(rec, { role, maxPayload, extensions: [ext] });
-  return { core, rec, ext };
-}
-
-function parseParams(s: string): Record<string, string | true> {
-  if (s === '') return {};
-  const parsed = parseExtensions('permessage-deflate; ' + s) as ExtensionOffer[];
-  return parsed[0].params;
-}
+import { deflateCore, Event, framesUntil, hex, parseParams, Recorder } from './deflate-harness';
 
 /** Collects the core's output until `n` frames were written; returns the frames' bytes. */
 async function outputFrames(core: WebSocketProtocol, n: number): Promise<Buffer[]> {
@@ -98,37 +21,10 @@ async function outputFrames(core: WebSocketProtocol, n: number): Promise<Buffer[
   return frames;
 }
 
-/** Collects written frames until `done(frames)` (bounded: gives up after 5 s). */
+/** Collects the bytes of written frames until `done(frames)` (bounded: gives up after 10 s). */
 async function outputFramesUntil(core: WebSocketProtocol, done: (frames: Buffer[]) => boolean): Promise<Buffer[]> {
-  const frames: Buffer[] = [];
-  let buf = Buffer.alloc(0);
-  const deadline = Date.now() + 5000;
-  while (!done(frames) && Date.now() < deadline) {
-    const out = core.takeOutput();
-    if (out !== null) buf = Buffer.concat([buf, ...out]);
-    for (;;) {
-      if (buf.length < 2) break;
-      const len7 = buf[1] & 0x7f;
-      const masked = (buf[1] & 0x80) !== 0;
-      let at = 2;
-      let len = len7;
-      if (len7 === 126) {
-        if (buf.length < 4) break;
-        len = buf.readUInt16BE(2);
-        at = 4;
-      } else if (len7 === 127) {
-        if (buf.length < 10) break;
-        len = Number(buf.readBigUInt64BE(2));
-        at = 10;
-      }
-      const total = at + (masked ? 4 : 0) + len;
-      if (buf.length < total) break;
-      frames.push(buf.subarray(0, total));
-      buf = buf.subarray(total);
-    }
-    if (!done(frames)) await new Promise<void>((r) => setImmediate(r));
-  }
-  return frames;
+  const frames = await framesUntil(core, (f) => done(f.map((x) => x.bytes)));
+  return frames.map((x) => x.bytes);
 }
 
 // RFC 7692 §7.2.3 examples (server to client: unmasked).

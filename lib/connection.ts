@@ -378,15 +378,25 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       if (this.pendingBytes > PENDING_LIMIT) this.transport.pauseReading();
       return;
     }
-    let value: string | Buffer = data;
-    if (text) {
-      value = data.toString();
-      this.lastText = value;
-      this.lastTextBytes = data;
+    if (!text) {
+      if (subscribers.length === 1) subscribers[0].next(data);
+      else for (const s of subscribers.slice()) s.next(data);
+      return;
     }
-    const n = subscribers.length;
-    if (n === 1) subscribers[0].next(value);
-    else for (const s of subscribers.slice()) s.next(value);
+    // An echo or a proxy sends the very string on, synchronously: `send`
+    // recognises it and writes the bytes it arrived in. Only for the length of
+    // this emission: kept longer, the string and its bytes would outlive the
+    // young generation and be copied, promoted and marked by the GC.
+    const value = data.toString();
+    this.lastText = value;
+    this.lastTextBytes = data;
+    try {
+      if (subscribers.length === 1) subscribers[0].next(value);
+      else for (const s of subscribers.slice()) s.next(value);
+    } finally {
+      this.lastText = null;
+      this.lastTextBytes = null;
+    }
   }
 
   /** @internal */

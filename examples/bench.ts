@@ -26,93 +26,12 @@
  */
 import { catchError, count, defer, EMPTY, from, lastValueFrom, mergeMap, take, tap } from 'rxjs';
 import { connect } from 'ws-rx';
-
-interface BenchArgs {
-  url: string;
-  connections: number;
-  messages: number;
-  size: number;
-  concurrency: number;
-  timeout: number;
-}
-
-function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = {
-    url: 'ws://127.0.0.1:8080',
-    connections: 10_000,
-    messages: 10,
-    size: 39,
-    concurrency: Number(process.env.CONCURRENCY ?? 500),
-    timeout: 120,
-  };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v < 0) throw new Error(`bad value for ${a}: ${argv[i]}`);
-      return v;
-    };
-    if (a === '-c' || a === '--connections') args.connections = value();
-    else if (a === '-n' || a === '--messages') args.messages = value();
-    else if (a === '-s' || a === '--size') args.size = value();
-    else if (a === '--concurrency') args.concurrency = value();
-    else if (a === '--timeout') args.timeout = value();
-    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
-    else positional.push(a);
-  }
-  if (positional[0] !== undefined) args.url = positional[0];
-  if (positional[1] !== undefined) args.connections = Number(positional[1]);
-  if (positional[2] !== undefined) args.messages = Number(positional[2]);
-  return args;
-}
-
-const TAG = 16;
-
-/** Message `seq` of connection `id`: `TEST TEST ...` + hex tag (no tag below 16 bytes). */
-function makeMessages(size: number): (id: number, seq: number) => string {
-  const base = 'TEST '.repeat(Math.ceil(size / 5) + 1);
-  if (size < TAG) {
-    const fixed = base.slice(0, size);
-    return () => fixed;
-  }
-  const prefix = base.slice(0, size - TAG);
-  return (id, seq) => prefix + id.toString(16).padStart(8, '0') + seq.toString(16).padStart(8, '0');
-}
+import { makeMessages, parseArgs, Tally } from './bench-workload';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const message = makeMessages(args.size);
-  let done = 0;
-  let echoes = 0;
-  let mismatches = 0;
-  let errors = 0;
-  const start = performance.now();
-
-  const report = (timedOut: boolean): void => {
-    const ms = performance.now() - start;
-    const unfinished = args.connections - done - errors;
-    console.log(
-      JSON.stringify({
-        client: 'ws-rx',
-        url: args.url,
-        connections: args.connections,
-        messages: echoes,
-        expected_messages: args.connections * args.messages,
-        size: args.size,
-        concurrency: args.concurrency,
-        total_ms: Math.round(ms * 10) / 10,
-        msgs_per_s: Math.round(echoes / (ms / 1000)),
-        errors: errors + (timedOut ? unfinished : 0),
-        mismatches,
-        ...(timedOut ? { timeout: true } : {}),
-      }),
-    );
-  };
-  const timer = setTimeout(() => {
-    report(true);
-    process.exit(1);
-  }, args.timeout * 1000);
+  const tally = new Tally(args, { client: 'ws-rx' });
 
   await lastValueFrom(
     from(Array.from({ length: args.connections }, (_, i) => i)).pipe(
@@ -126,10 +45,10 @@ async function main(): Promise<void> {
                   subscribe: () => conn.next(message(id, 0)),
                   next: (data) => {
                     if (data !== message(id, seq)) {
-                      mismatches++;
+                      tally.mismatches++;
                       throw new Error(`connection ${id}: echo ${seq} differs`);
                     }
-                    echoes++;
+                    tally.echoes++;
                     if (++seq < args.messages) conn.next(message(id, seq));
                   },
                 }),
@@ -141,13 +60,13 @@ async function main(): Promise<void> {
                   conn.close();
                   const info = await conn.closed;
                   if (info.code !== 1000 && info.code !== 1005) throw new Error(`closed with ${info.code}`);
-                  done++;
+                  tally.done++;
                 }),
               );
             }),
             take(1), // not before: unsubscribing from connect() closes the connection
             catchError(() => {
-              errors++;
+              tally.errors++;
               return EMPTY; // unsubscribing closes a connection that is still open
             }),
           ),
@@ -156,9 +75,7 @@ async function main(): Promise<void> {
     ),
     { defaultValue: undefined },
   );
-  clearTimeout(timer);
-  report(false);
-  if (errors > 0) process.exitCode = 1;
+  tally.finish();
 }
 
 main().catch((err: Error) => {

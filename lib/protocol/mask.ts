@@ -9,7 +9,7 @@
  * Runs of {@link SIMD_THRESHOLD} bytes or more go through a 16-byte-wide
  * WebAssembly SIMD loop instead: copied into a small scratch memory, XORed
  * there, copied back. Two memcpys plus the SIMD loop cost about a third to a
- * half of the 32-bit JS loop from 1 KiB up (bench/micro.ts, "mask" rows). If
+ * half of the 32-bit JS loop from 1 KiB up (bench/micro.ts, "unmask" rows). If
  * the runtime has no WebAssembly SIMD the JS loop does everything.
  */
 import { randomFillSync } from 'node:crypto';
@@ -24,9 +24,8 @@ const WORD_THRESHOLD = 64;
  */
 export function applyMask(buf: Buffer, start: number, end: number, key: number, phase = 0): void {
   if (key === 0 || start >= end) return;
-  const shift = (phase & 3) * 8;
   // Rotate the key so that position `start` uses its byte 0.
-  const k = shift === 0 ? key | 0 : ((key << shift) | (key >>> (32 - shift))) | 0;
+  const k = rotateKey(key, phase);
   if (end - start >= SIMD_THRESHOLD && simdMask !== null) {
     simdMask(buf, start, end, k);
     return;
@@ -48,7 +47,7 @@ export function applyMaskRotated(buf: Buffer, start: number, end: number, k: num
     for (let j = 0; j < misalign; j++, i++) buf[i] ^= (k >>> (24 - 8 * j)) & 0xff;
     const r = misalign & 3;
     // The key word, little-endian, starting at key byte r (k rotated left by r bytes).
-    const word = keyWordLE(r === 0 ? k : (k << (8 * r)) | (k >>> (32 - 8 * r)));
+    const word = keyWordLE(rotateKey(k, r));
     const words = (end - i) >>> 2;
     const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
     // Unrolled by 8: about 1.5x the plain loop in V8 (bench/micro.ts).
@@ -78,6 +77,12 @@ export function applyMaskRotated(buf: Buffer, start: number, end: number, k: num
   if (i < end) buf[i++] ^= k0;
   if (i < end) buf[i++] ^= k1;
   if (i < end) buf[i] ^= k2;
+}
+
+/** `key` rotated left by `bytes` (mod 4) bytes: its byte `bytes` comes first. */
+function rotateKey(key: number, bytes: number): number {
+  const shift = (bytes & 3) * 8;
+  return shift === 0 ? key | 0 : ((key << shift) | (key >>> (32 - shift))) | 0;
 }
 
 /** The 4 key bytes of `k` (most significant first on the wire) as a little-endian 32-bit word. */

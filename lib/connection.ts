@@ -371,27 +371,31 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   /** @internal */
   onMessage(data: Buffer, text: boolean): void {
-    const subscribers = this.subscribers;
     if (this.pending !== null) {
       this.pending.push({ data, text });
       this.pendingBytes += data.length;
       if (this.pendingBytes > PENDING_LIMIT) this.transport.pauseReading();
       return;
     }
-    if (!text) {
-      if (subscribers.length === 1) subscribers[0].next(data);
-      else for (const s of subscribers.slice()) s.next(data);
-      return;
+    this.deliver(data, text, null);
+  }
+
+  /** Emits a message to `only`, or to every messages$ subscriber. */
+  private deliver(data: Buffer, text: boolean, only: Subscriber<string | Buffer> | null): void {
+    let value: string | Buffer = data;
+    if (text) {
+      // An echo or a proxy sends the very string on, synchronously: `send`
+      // recognises it and writes the bytes it arrived in. Only for the length
+      // of this emission: kept longer, the string and its bytes would outlive
+      // the young generation and be copied, promoted and marked by the GC.
+      value = data.toString();
+      this.lastText = value;
+      this.lastTextBytes = data;
     }
-    // An echo or a proxy sends the very string on, synchronously: `send`
-    // recognises it and writes the bytes it arrived in. Only for the length of
-    // this emission: kept longer, the string and its bytes would outlive the
-    // young generation and be copied, promoted and marked by the GC.
-    const value = data.toString();
-    this.lastText = value;
-    this.lastTextBytes = data;
     try {
-      if (subscribers.length === 1) subscribers[0].next(value);
+      const subscribers = this.subscribers;
+      if (only !== null) only.next(value);
+      else if (subscribers.length === 1) subscribers[0].next(value);
       else for (const s of subscribers.slice()) s.next(value);
     } finally {
       this.lastText = null;
@@ -513,7 +517,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     if (subscriber !== null) {
       for (const m of pending) {
         if (subscriber.closed) break;
-        subscriber.next(m.text ? m.data.toString() : m.data);
+        this.deliver(m.data, m.text, subscriber);
       }
     }
     if (wasPaused && this.ending === null) this.transport.resumeReading();

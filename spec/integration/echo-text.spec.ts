@@ -50,4 +50,19 @@ describe('Connection: forwarding text', () => {
     client.complete();
     await server.closed;
   });
+
+  it('does the same for messages that arrived before the first subscriber (held, then delivered)', async () => {
+    const { client, server } = createPair();
+    const calls = spySends(server);
+    client.next('early ✓');
+    // The pong comes back after the server parsed the message before the ping:
+    // it is held now, nobody subscribes to server.messages$ yet.
+    await firstValueFrom(client.ping());
+    const echo = firstValueFrom(client.messages$);
+    server.messages$.subscribe(server);
+    expect(await echo).to.equal('early ✓');
+    expect(calls).to.deep.equal(['bytes']);
+    client.complete();
+    await server.closed;
+  });
 });

@@ -55,10 +55,12 @@ export interface Undelivered {
 export interface ConnectionInit {
   transport: Transport;
   protocol: string;
-  extensions: ExtensionOffer[];
+  extensions: readonly ExtensionOffer[];
   request: UpgradeRequest;
   /** Per-connection data attached by a handshake hook. */
   data?: unknown;
+  /** The set of open connections this one leaves when it closes (the server's). */
+  openSet?: Set<Connection>;
 }
 
 /**
@@ -117,9 +119,15 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   readonly data: unknown;
 
   private readonly transport: Transport;
-  private readonly subscribers: Subscriber<string | Buffer>[] = [];
-  private readonly frameSubscribers: Subscriber<Frame>[] = [];
-  private pending: { data: Buffer; text: boolean }[] | null = [];
+  private readonly openSet: Set<Connection> | null;
+  // Subscriber lists are copy-on-write: an emission iterates the array it
+  // started with, whoever subscribes or unsubscribes meanwhile, without a
+  // copy per message; and one subscriber costs a one-element array.
+  private subscribers: readonly Subscriber<string | Buffer>[] = NONE;
+  private frameSubscribers: readonly Subscriber<Frame>[] = NONE;
+  /** Messages are held until the first messages$ subscriber (or a frames$ one). */
+  private holding = true;
+  private pending: { data: Buffer; text: boolean }[] | null = null;
   private pendingBytes = 0;
   private lastText: string | null = null;
   private lastTextBytes: Buffer | null = null;
@@ -134,7 +142,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   private pongSubject: Subject<Buffer> | null = null;
   private drainSubject: Subject<void> | null = null;
   private undeliveredSubject: Subject<Undelivered> | null = null;
-  private pendingPings: PendingPing[] = [];
+  private pendingPings: PendingPing[] | null = null;
   private warnedUndelivered = false;
 
   constructor(init: ConnectionInit) {
@@ -143,6 +151,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     this.extensions = init.extensions;
     this.request = init.request;
     this.data = init.data;
+    this.openSet = init.openSet ?? null;
     init.transport.listener = this;
   }
 
@@ -300,7 +309,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     });
     if (!this.transport.protocol.ping(buf)) {
       subject.error(new NotDeliveredError('the connection is closing: ping not sent'));
-    } else this.pendingPings.push(entry);
+    } else (this.pendingPings ??= []).push(entry);
     return result;
   }
 
@@ -371,8 +380,8 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   /** @internal */
   onMessage(data: Buffer, text: boolean): void {
-    if (this.pending !== null) {
-      this.pending.push({ data, text });
+    if (this.holding) {
+      (this.pending ??= []).push({ data, text });
       this.pendingBytes += data.length;
       if (this.pendingBytes > PENDING_LIMIT) this.transport.pauseReading();
       return;
@@ -396,7 +405,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       const subscribers = this.subscribers;
       if (only !== null) only.next(value);
       else if (subscribers.length === 1) subscribers[0].next(value);
-      else for (const s of subscribers.slice()) s.next(value);
+      else for (let i = 0; i < subscribers.length; i++) subscribers[i].next(value);
     } finally {
       this.lastText = null;
       this.lastTextBytes = null;
@@ -405,7 +414,8 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   /** @internal */
   onFrame(frame: Frame): void {
-    for (const s of this.frameSubscribers.slice()) s.next(frame);
+    const subscribers = this.frameSubscribers;
+    for (let i = 0; i < subscribers.length; i++) subscribers[i].next(frame);
   }
 
   /** @internal */
@@ -416,7 +426,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   /** @internal */
   onPong(payload: Buffer): void {
     const pings = this.pendingPings;
-    for (let i = 0; i < pings.length; i++) {
+    for (let i = 0; pings !== null && i < pings.length; i++) {
       if (pings[i].payload.equals(payload)) {
         // A pong answers the ping with its payload and, implicitly, every
         // earlier one (RFC 6455 §5.5.3: a pong may answer only the latest).
@@ -453,14 +463,19 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     this.lastText = null;
     this.lastTextBytes = null;
     const error = endingError(info);
+    this.openSet?.delete(this);
     const pings = this.pendingPings;
-    this.pendingPings = [];
-    for (const p of pings) p.subject.error(new NotDeliveredError('the connection closed before the pong arrived'));
-    for (const s of this.subscribers.splice(0)) {
+    this.pendingPings = null;
+    if (pings !== null) for (const p of pings) p.subject.error(new NotDeliveredError('the connection closed before the pong arrived'));
+    const subscribers = this.subscribers;
+    const frameSubscribers = this.frameSubscribers;
+    this.subscribers = NONE;
+    this.frameSubscribers = NONE;
+    for (const s of subscribers) {
       if (error) s.error(error);
       else s.complete();
     }
-    for (const s of this.frameSubscribers.splice(0)) {
+    for (const s of frameSubscribers) {
       if (error) s.error(error);
       else s.complete();
     }
@@ -475,15 +490,17 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
 
   private subscribeMessages(subscriber: Subscriber<string | Buffer>): () => void {
     if (this.ending !== null) {
-      this.flushPending(subscriber);
+      this.releasePending(subscriber);
       const error = endingError(this.ending);
       if (error) subscriber.error(error);
       else subscriber.complete();
       return noop;
     }
-    this.subscribers.push(subscriber);
-    if (this.pending !== null) this.flushPending(subscriber);
-    return () => remove(this.subscribers, subscriber);
+    this.subscribers = [...this.subscribers, subscriber];
+    if (this.holding) this.releasePending(subscriber);
+    return () => {
+      this.subscribers = without(this.subscribers, subscriber);
+    };
   }
 
   private subscribeFrames(subscriber: Subscriber<Frame>): () => void {
@@ -493,25 +510,23 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       else subscriber.complete();
       return noop;
     }
-    this.frameSubscribers.push(subscriber);
+    this.frameSubscribers = [...this.frameSubscribers, subscriber];
     this.transport.protocol.parser.emitFrames = true;
     // Someone is listening at the frame level: do not hold messages back.
-    if (this.pending !== null && this.subscribers.length === 0) this.releasePending(null);
+    if (this.holding && this.subscribers.length === 0) this.releasePending(null);
     return () => {
-      remove(this.frameSubscribers, subscriber);
+      this.frameSubscribers = without(this.frameSubscribers, subscriber);
       if (this.frameSubscribers.length === 0) this.transport.protocol.parser.emitFrames = false;
     };
   }
 
-  /** Messages that arrived before anyone subscribed go to the first subscriber. */
-  private flushPending(subscriber: Subscriber<string | Buffer>): void {
-    this.releasePending(subscriber);
-  }
-
+  /** Messages that arrived before anyone subscribed go to the first subscriber (or nowhere: null). */
   private releasePending(subscriber: Subscriber<string | Buffer> | null): void {
+    if (!this.holding) return;
+    this.holding = false;
     const pending = this.pending;
-    if (pending === null) return;
     this.pending = null;
+    if (pending === null) return;
     const wasPaused = this.pendingBytes > PENDING_LIMIT;
     this.pendingBytes = 0;
     if (subscriber !== null) {
@@ -553,9 +568,14 @@ export function toBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function remove<T>(list: T[], item: T): void {
+const NONE: readonly never[] = Object.freeze([]);
+
+/** `list` without (the first) `item`: a new array, or `list` if it is not there. */
+function without<T>(list: readonly T[], item: T): readonly T[] {
   const i = list.indexOf(item);
-  if (i >= 0) list.splice(i, 1);
+  if (i < 0) return list;
+  if (list.length === 1) return NONE;
+  return [...list.slice(0, i), ...list.slice(i + 1)];
 }
 
 function noop(): void {}

@@ -140,9 +140,10 @@ export class ConnectionSet {
         remotePort: accepted.remotePort,
       },
       data: accepted.data,
+      // It leaves the set when it closes: no promise or closure per connection.
+      openSet: this.open,
     });
     this.open.add(connection);
-    connection.closed.then(() => this.open.delete(connection));
     return connection;
   }
 

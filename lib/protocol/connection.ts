@@ -127,6 +127,13 @@ class StageSink implements ExtensionSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The sink of a connection without extensions: never waiting, never called. */
+const IDLE = new StageSink(null as unknown as WebSocketProtocol, false);
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+// Shared empty lists, replaced by an array of their own on the first push
+// (frozen: a push into the shared one would throw, not corrupt).
+const NO_FRAMES = Object.freeze([]) as unknown as QueuedFrame[];
+const NO_BUFFERS = Object.freeze([]) as unknown as Buffer[];
 
 /** See the module comment. */
 export class WebSocketProtocol {
@@ -154,7 +161,8 @@ export class WebSocketProtocol {
   private slow: boolean;
   private sendHook: SendFrameHook | null;
   private readonly maxPayload: number;
-  private outQueue: QueuedFrame[] = [];
+  private outQueue: QueuedFrame[] = NO_FRAMES;
+  /** Extension results for each direction (`IDLE` with no extension: nothing to wait for). */
   private readonly encodeSink: StageSink;
   private readonly decodeSink: StageSink;
   /** The server must close the transport once the queue has drained. */
@@ -163,20 +171,21 @@ export class WebSocketProtocol {
   // Assembly of decoded messages (extensions only).
   private asmText = false;
   private asmLength = 0;
-  private asmFragments: Buffer[] = [];
+  private asmFragments: Buffer[] = NO_BUFFERS;
   private asmUtf8: Utf8Validator | null = null;
 
   constructor(handler: ProtocolHandler, options: ProtocolOptions) {
     this.role = options.role;
     this.handler = handler;
     this.maxPayload = options.maxPayload;
-    this.extensions = options.extensions ?? [];
+    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
     this.sendHook = options.sendHook ?? null;
     this.parser = new FrameParser(this, { role: options.role, maxPayload: options.maxPayload });
     this.writer = new FrameWriter(options.role === 'client');
-    this.encodeSink = new StageSink(this, false);
-    this.decodeSink = new StageSink(this, true);
+    this.encodeSink = this.decodeSink = IDLE;
     if (this.extensions.length > 0) {
+      this.encodeSink = new StageSink(this, false);
+      this.decodeSink = new StageSink(this, true);
       let rsv = 0;
       for (const e of this.extensions) rsv |= e.rsv;
       this.parser.allowedRsv = rsv;
@@ -220,7 +229,7 @@ export class WebSocketProtocol {
   /** Frees the extensions (once) and reports queued data as undelivered. */
   private dropQueue(): void {
     const queue = this.outQueue;
-    this.outQueue = [];
+    this.outQueue = NO_FRAMES;
     this.encodeSink.waiting = false;
     this.decodeSink.waiting = false;
     if (!this.disposed) {
@@ -408,7 +417,9 @@ export class WebSocketProtocol {
     fragmentSize: number,
     original: string | Buffer | null,
   ): void {
-    this.outQueue.push({ opcode, fin, rsv, payload, fragmentSize, original });
+    const frame: QueuedFrame = { opcode, fin, rsv, payload, fragmentSize, original };
+    if (this.outQueue === NO_FRAMES) this.outQueue = [frame];
+    else this.outQueue.push(frame);
     if (this.outQueue.length === 1) this.pump();
   }
 
@@ -694,14 +705,15 @@ export class WebSocketProtocol {
       }
     }
     if (!frame.fin) {
-      fragments.push(payload);
+      if (fragments === NO_BUFFERS) this.asmFragments = [payload];
+      else fragments.push(payload);
       return;
     }
     let message = payload;
     if (fragments.length > 0) {
       fragments.push(payload);
       message = Buffer.concat(fragments, length);
-      this.asmFragments = [];
+      this.asmFragments = NO_BUFFERS;
     }
     this.asmLength = 0;
     if (this.closeReceived) return;

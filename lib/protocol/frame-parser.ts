@@ -56,6 +56,8 @@ export interface ParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** No fragments (shared and frozen: a push into it would throw, not corrupt). */
+const NO_FRAGMENTS = Object.freeze([]) as unknown as Buffer[];
 
 const enum State {
   Header,
@@ -104,7 +106,8 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  private fragments: Buffer[] = [];
+  /** Fragments of the message in progress; the shared empty `NO_FRAGMENTS` when none (replaced on the first). */
+  private fragments: Buffer[] = NO_FRAGMENTS;
   private readonly utf8 = new Utf8Validator();
   private utf8Active = false;
 
@@ -150,7 +153,7 @@ export class FrameParser {
     this.stopped = true;
     this.chunks = [];
     this.buffered = 0;
-    this.fragments = [];
+    this.fragments = NO_FRAGMENTS;
     this.partial = null;
   }
 
@@ -442,7 +445,8 @@ export class FrameParser {
     }
     const fragments = this.fragments;
     if (!this.fin) {
-      fragments.push(payload);
+      if (fragments === NO_FRAGMENTS) this.fragments = [payload];
+      else fragments.push(payload);
       this.messageLength += payload.length;
       return;
     }
@@ -450,7 +454,7 @@ export class FrameParser {
     if (fragments.length > 0) {
       fragments.push(payload);
       message = Buffer.concat(fragments, this.messageLength + payload.length);
-      this.fragments = [];
+      this.fragments = NO_FRAGMENTS;
     }
     const text = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;

@@ -80,7 +80,8 @@ export class FrameWriter {
   /** Bytes queued and not yet taken. */
   pendingBytes = 0;
   private readonly masked: boolean;
-  private out: Buffer[] = [];
+  /** Output before the open segment; null when empty (most flushes have one segment: `[segment]`, exact size). */
+  private out: Buffer[] | null = null;
   private segSlab: Buffer | null = null;
   private segStart = 0;
   private segEnd = 0;
@@ -107,7 +108,7 @@ export class FrameWriter {
       const at = this.reserve(hsize);
       writeHeader(slab, at, b0, length, false, 0);
       this.closeSegment();
-      this.out.push(start === 0 && end === payload.length ? payload : payload.subarray(start, end));
+      this.push(start === 0 && end === payload.length ? payload : payload.subarray(start, end));
       return;
     }
     if (total > SLAB_SIZE) {
@@ -116,7 +117,7 @@ export class FrameWriter {
       payload.copy(buf, p, start, end);
       if (masked) applyMask(buf, p, total, key, 0);
       this.closeSegment();
-      this.out.push(buf);
+      this.push(buf);
       return;
     }
     const at = this.reserve(total);
@@ -166,7 +167,7 @@ export class FrameWriter {
     this.pendingBytes += n;
     if (n >= COPY_THRESHOLD) {
       this.closeSegment();
-      this.out.push(bytes);
+      this.push(bytes);
       return;
     }
     bytes.copy(slab, this.reserve(n));
@@ -177,7 +178,7 @@ export class FrameWriter {
     if (this.pendingBytes === 0) return null;
     this.closeSegment();
     const out = this.out;
-    this.out = [];
+    this.out = null;
     this.pendingBytes = 0;
     return out;
   }
@@ -185,7 +186,7 @@ export class FrameWriter {
   /** Drops queued output (the transport is gone). Returns the bytes dropped. */
   discard(): number {
     const n = this.pendingBytes;
-    this.out = [];
+    this.out = null;
     this.segSlab = null;
     this.pendingBytes = 0;
     return n;
@@ -219,9 +220,14 @@ export class FrameWriter {
 
   private closeSegment(): void {
     if (this.segSlab !== null && this.segEnd > this.segStart) {
-      this.out.push(this.segSlab.subarray(this.segStart, this.segEnd));
+      this.push(this.segSlab.subarray(this.segStart, this.segEnd));
     }
     this.segSlab = null;
     this.segStart = this.segEnd = 0;
+  }
+
+  private push(buf: Buffer): void {
+    if (this.out === null) this.out = [buf];
+    else this.out.push(buf);
   }
 }

@@ -31,6 +31,9 @@ import {
 import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
 import { StreamTransport } from './stream-transport';
 
+/** The agreed extensions of most connections (one shared, frozen list). */
+const NO_OFFERS: readonly ExtensionOffer[] = Object.freeze([]);
+
 /** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
   /** Refuse with this HTTP status (and reason, headers) instead of upgrading. */
@@ -122,7 +125,7 @@ export interface Accepted {
   head: HttpRequestHead;
   protocol: string;
   /** The extensions agreed, as in the response. */
-  extensions: ExtensionOffer[];
+  extensions: readonly ExtensionOffer[];
   /** Data the hook attached. */
   data: unknown;
   remoteAddress?: string;
@@ -384,7 +387,7 @@ class PendingHandshake {
       request,
       head,
       protocol,
-      extensions: negotiated?.agreed ?? [],
+      extensions: negotiated?.agreed ?? NO_OFFERS,
       data,
       remoteAddress: peer.remoteAddress,
       remotePort: peer.remotePort,

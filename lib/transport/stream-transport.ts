@@ -71,6 +71,30 @@ export interface StreamTransportOptions {
 }
 
 const kTransport = Symbol('ws-rx.transport');
+
+/**
+ * Transports with frames sent from outside their own input handling (a timer,
+ * another connection: a broadcast), written in one microtask for all of them:
+ * no closure per transport, one task per burst.
+ */
+const flushQueue: StreamTransport[] = [];
+
+function flushQueued(): void {
+  // A flush may queue another transport: the loop reaches it too.
+  for (let i = 0; i < flushQueue.length; i++) {
+    const t = flushQueue[i];
+    t.flushScheduled = false;
+    try {
+      t.flush();
+    } catch (error) {
+      // Not expected (a write on a live stream does not throw); the others still go out.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+  flushQueue.length = 0;
+}
 type TaggedStream = Duplex & { [kTransport]?: StreamTransport };
 
 /** A transport over a Node `Duplex`. */
@@ -82,8 +106,8 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private readonly closeTimeout: number;
   private head: Buffer | null;
   private inReceive = false;
-  private flushScheduled = false;
-  private readonly flushTask: () => void;
+  /** @internal Queued in `flushQueue` for the next microtask. */
+  flushScheduled = false;
   private userPaused = false;
   private congestedPause = false;
   /** Reading stopped while an extension decodes and input piles up. */
@@ -106,10 +130,6 @@ export class StreamTransport implements Transport, ProtocolHandler {
       extensions: options.extensions,
       sendHook: options.sendHook,
     });
-    this.flushTask = () => {
-      this.flushScheduled = false;
-      this.flush();
-    };
     (stream as TaggedStream)[kTransport] = this;
   }
 
@@ -239,7 +259,7 @@ export class StreamTransport implements Transport, ProtocolHandler {
   onOutput(): void {
     if (this.inReceive || this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(this.flushTask);
+    if (flushQueue.push(this) === 1) queueMicrotask(flushQueued);
   }
   onCloseTransport(): void {
     if (this.closing) return;

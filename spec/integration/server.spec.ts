@@ -104,6 +104,22 @@ describe('integration/listen', () => {
     }
   });
 
+  it('frees a maxConnections slot as soon as a connection closes', async () => {
+    const server = await startServer(undefined, { maxConnections: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const ws = new WebSocket(server.url);
+        await new Promise((r) => ws.once('open', r));
+        const conn = server.connections[i];
+        ws.close(1000);
+        await within(conn.closed);
+      }
+      expect(server.connections).to.have.length(3);
+    } finally {
+      server.stop();
+    }
+  });
+
   it('answers 404 for other paths when a path is set', async () => {
     const server = await startServer(undefined, { path: '/ws' });
     try {

@@ -26,6 +26,7 @@ export interface ChartData {
   };
   micro?: { results?: { bench: string; impl: string; mb_per_s: number; frames_per_s: number }[] };
   deflate?: { size?: number; msgs_per_s?: Record<string, number> };
+  memory?: { connections?: number; rows?: { server: string; heap_bytes_per_connection: number }[] };
 }
 
 interface Bar {
@@ -92,6 +93,18 @@ export function panels(d: ChartData): Panel[] {
   serverPanel('small: throughput', 'small_msgs_per_s', 'small_ok', 'msgs/s', false, 'small');
   serverPanel('large: throughput', 'large_mb_per_s', 'large_ok', 'MB/s', false, 'large');
   serverPanel('seed: server peak RSS', 'seed_peak_rss_mb', 'seed_ok', 'MB', true, 'seed');
+
+  const memory = d.memory?.rows ?? [];
+  if (memory.length) {
+    out.push({
+      title: 'memory: heap per idle connection',
+      subtitle: `bench/memory.ts: V8 heap growth / connections, ${d.memory?.connections ?? ''} open (after full GCs)`,
+      unit: 'bytes',
+      lowerIsBetter: true,
+      base: 'ws',
+      bars: memory.map((r) => ({ name: r.server, value: r.heap_bytes_per_connection })),
+    });
+  }
 
   const client = d.client?.summary;
   if (client) {

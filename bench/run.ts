@@ -4,7 +4,7 @@
  *
  *   npm run bench                                 # build, then every part
  *   npm run bench -- --quick                      # smaller workloads, fewer rounds (minutes, not tens)
- *   npm run bench -- --only micro,client          # some parts: server, client, micro, deflate
+ *   npm run bench -- --only micro,client          # some parts: server, client, micro, deflate, memory
  *   npm run bench -- --servers wsecho,ws,ws-rx    # the servers for run.sh (default: wsecho,ws,ws-rx,node-min)
  *   npm run bench:run -- ...                      # the same without the build
  *
@@ -18,6 +18,8 @@
  *   echo server `wsecho`; 10,000 connections × 10 ping-pongs, median of 3.
  * - micro: bench/micro.ts, FrameParser/FrameWriter vs ws's Receiver/Sender.
  * - deflate: bench/deflate.ts, compressed echo vs ws (server and client side).
+ * - memory: bench/memory.ts, heap and RSS per idle connection (10,000 open)
+ *   for ws-rx, ws and node-min.
  *
  * Options: --out DIR (default bench/results), --rounds N (client rounds).
  * Environment: WS_BENCH_DIR, PEERS_DIR (where ../shared/bench/peers/install.sh put
@@ -26,12 +28,13 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { renderChart, type ChartData } from './chart';
+import { measureMemory, memoryServers } from './memory';
+import { freePort, waitListening } from './ports';
 
-const PARTS = ['server', 'client', 'micro', 'deflate'] as const;
+const PARTS = ['server', 'client', 'micro', 'deflate', 'memory'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -229,34 +232,6 @@ function ratio(a: unknown, b: unknown): number | null {
 
 // ---- part: client (examples/bench vs bench/ws-client against wsecho) ----------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitListening(port: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
 async function clientPart(o: Options): Promise<object> {
   const wsecho = path.join(BENCH_DIR, 'wsecho');
   if (!fs.existsSync(wsecho)) {
@@ -357,6 +332,21 @@ async function deflatePart(o: Options): Promise<object> {
   };
 }
 
+// ---- part: memory -------------------------------------------------------------
+
+async function memoryPart(o: Options): Promise<object> {
+  const connections = o.quick ? 2000 : 10_000;
+  log(`memory: bench/memory.ts, ${connections} idle connections per server`);
+  const rows = await measureMemory(memoryServers(DIST, BENCH_DIR), connections);
+  const ws = rows.find((r) => r.server === 'ws');
+  return {
+    connections,
+    rows,
+    // ws's bytes over ws-rx's (higher: ws-rx keeps less per connection).
+    ratios_to_ws: Object.fromEntries(rows.map((r) => [r.server, ratio(ws?.heap_bytes_per_connection, r.heap_bytes_per_connection)])),
+  };
+}
+
 // ---- main ---------------------------------------------------------------------
 
 function git(args: string[]): string {
@@ -369,7 +359,7 @@ function git(args: string[]): string {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  for (const f of ['examples/bench-server.js', 'examples/bench.js', 'bench/ws-client.js', 'bench/micro.js', 'bench/deflate.js']) {
+  for (const f of ['examples/bench-server.js', 'examples/bench.js', 'bench/ws-client.js', 'bench/micro.js', 'bench/deflate.js', 'bench/memory.js']) {
     if (!fs.existsSync(path.join(DIST, f))) throw new Error(`${path.join(DIST, f)} is missing: run npm run build (or npm run bench)`);
   }
   const started = new Date();
@@ -387,6 +377,7 @@ async function main(): Promise<void> {
   if (o.only.has('client')) result.client = await clientPart(o);
   if (o.only.has('micro')) result.micro = await microPart(o);
   if (o.only.has('deflate')) result.deflate = await deflatePart(o);
+  if (o.only.has('memory')) result.memory = await memoryPart(o);
   result.duration_s = Math.round((Date.now() - t0) / 1000);
 
   fs.mkdirSync(o.out, { recursive: true });
@@ -408,6 +399,8 @@ function printSummary(r: Record<string, unknown>): void {
   if (client?.ratios_to_ws) log(`client side vs wsecho, msgs/s / ws: ${JSON.stringify(client.ratios_to_ws)} (target ws-rx >= 2)`);
   const deflate = r.deflate as { ratios_to_ws?: Record<string, number | null> } | undefined;
   if (deflate?.ratios_to_ws) log(`deflate ws-rx / ws: ${JSON.stringify(deflate.ratios_to_ws)} (target >= 1.2)`);
+  const memory = r.memory as { rows?: { server: string; heap_bytes_per_connection: number }[] } | undefined;
+  if (memory?.rows) log(`heap per idle connection: ${memory.rows.map((m) => `${m.server} ${m.heap_bytes_per_connection} B`).join(', ')}`);
 }
 
 main().catch((err: Error) => {

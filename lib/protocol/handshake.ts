@@ -7,7 +7,8 @@
  * {@link HandshakeError} (client side).
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomBase64 } from './random';
 import { HandshakeError } from './errors';
 import { createRecord, isHeaderValue, isToken, isTokenChar, type HttpRequestHead, type HttpResponseHead } from './http';
 
@@ -19,7 +20,7 @@ export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
  * (RFC 6455 §4.1: "randomly selected 16-byte value ... base64-encoded").
  */
 export function generateKey(): string {
-  return randomBytes(16).toString('base64');
+  return randomBase64(16);
 }
 
 /**

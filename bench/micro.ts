@@ -18,6 +18,19 @@
  * Sender.frame(data, { fin, opcode, mask: false }) per frame (a string goes
  * through Buffer.from first, as Sender.frame does without a known length).
  *
+ * Send: a message handed to each library's send path until it reaches the
+ * socket, both writing to the same counting socket (`cork`, `write`,
+ * `uncork`; it keeps nothing). ws-rx: WebSocketProtocol.sendText/sendBinary,
+ * then takeOutput() written as StreamTransport.flush writes it (one write,
+ * or a corked burst). ws: `new Sender(socket).send(data, options)`, which
+ * writes each frame (header and payload) itself. 64 B text one at a time,
+ * 16 × 64 B text as one burst (what an echo of one read does), 64 KiB
+ * binary. ws hands a text payload to the socket as a string: the counting
+ * socket encodes it as a socket would; ws-rx encodes into its slab. The
+ * socket's own cost per write call (a real `net.Socket.write` is far more
+ * than this one) is left out, which favours the library that writes more
+ * often: ws.
+ *
  * Masking: 4 KiB and 64 KiB XORed in place: applyMask (WebAssembly SIMD from
  * 1 KiB), the 32-bit JS loop it falls back to, and ws's unmask (JS, and the
  * bufferutil addon when it loads).
@@ -35,6 +48,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FrameParser, type ParserHandler } from '../lib/protocol/frame-parser';
 import { FrameWriter } from '../lib/protocol/frame-writer';
+import { WebSocketProtocol, type ProtocolHandler } from '../lib/protocol/connection';
 import { applyMask, applyMaskRotated, simdMasking } from '../lib/protocol/mask';
 
 const QUICK = process.argv.includes('--quick');
@@ -48,7 +62,10 @@ interface WsModules {
   label: string;
   bufferutil: boolean;
   Receiver: new (options: object) => NodeJS.WritableStream & { on(e: string, f: (...a: unknown[]) => void): unknown };
-  Sender: { frame(data: Buffer | string, options: object): (Buffer | string)[] };
+  Sender: {
+    new (socket: CountingSocket): { send(data: Buffer | string, options: object): void };
+    frame(data: Buffer | string, options: object): (Buffer | string)[];
+  };
   unmask: (buffer: Buffer, mask: Buffer) => void;
 }
 
@@ -282,6 +299,85 @@ function benchWriters(wsVariants: WsModules[]): Result[] {
   return results;
 }
 
+// ---- send: message to socket ----------------------------------------------
+
+/**
+ * What both send paths write to: counts bytes and calls, keeps nothing. A
+ * string is UTF-8 encoded into a scratch buffer, as a socket encodes it
+ * (node's writeUtf8String), so both libraries pay one encoding per text.
+ */
+class CountingSocket {
+  bytes = 0;
+  writes = 0;
+  private readonly scratch = Buffer.allocUnsafe(256 * 1024);
+  cork(): void {}
+  uncork(): void {}
+  write(chunk: Buffer | string, cb?: () => void): boolean {
+    this.bytes += typeof chunk === 'string' ? this.scratch.write(chunk) : chunk.length;
+    this.writes++;
+    cb?.();
+    return true;
+  }
+}
+
+const IDLE_HANDLER: ProtocolHandler = {
+  onMessage() {},
+  onFrame() {},
+  onPing() {},
+  onPong() {},
+  onCloseFrame() {},
+  onFail() {},
+  onOutput() {},
+  onCloseTransport() {},
+};
+
+function benchSends(wsVariants: WsModules[]): Result[] {
+  const results: Result[] = [];
+  const cases = [
+    { name: 'send 64 B text, one at a time', size: 64, text: true, burst: 1 },
+    { name: 'send 64 B text, bursts of 16', size: 64, text: true, burst: 16 },
+    { name: 'send 64 KiB binary', size: 65536, text: false, burst: 1 },
+  ];
+  for (const c of cases) {
+    const payload = Buffer.alloc(c.size, 'TEST ');
+    const text = payload.toString();
+    const frames = Math.max(c.burst, Math.round((1024 * 1024) / c.size / c.burst) * c.burst);
+    const bytes = frames * c.size;
+    const noop = (): void => {};
+    const rxSocket = new CountingSocket();
+    const protocol = new WebSocketProtocol(IDLE_HANDLER, { role: 'server', maxPayload: MAX_PAYLOAD });
+    results.push(
+      measure(c.name, 'ws-rx WebSocketProtocol', bytes, frames, noop, () => {
+        for (let f = 0; f < frames; f += c.burst) {
+          for (let k = 0; k < c.burst; k++) {
+            if (c.text) protocol.sendText(text);
+            else protocol.sendBinary(payload);
+          }
+          const out = protocol.takeOutput()!;
+          if (out.length === 1) rxSocket.write(out[0]);
+          else {
+            rxSocket.cork();
+            for (let i = 0; i < out.length; i++) rxSocket.write(out[i]);
+            rxSocket.uncork();
+          }
+        }
+      }),
+    );
+    const ws = wsVariants[0];
+    const wsSocket = new CountingSocket();
+    const sender = new ws.Sender(wsSocket);
+    const options = { binary: !c.text, fin: true, mask: false, compress: false };
+    results.push(
+      measure(c.name, `${ws.label} Sender.send`, bytes, frames, noop, () => {
+        for (let f = 0; f < frames; f++) sender.send(c.text ? text : payload, options);
+      }),
+    );
+    if (rxSocket.bytes === 0 || wsSocket.bytes === 0) throw new Error(`${c.name}: nothing reached the socket`);
+    sink += rxSocket.writes + wsSocket.writes;
+  }
+  return results;
+}
+
 // ---- masking ---------------------------------------------------------------
 
 function benchMask(wsVariants: WsModules[]): Result[] {
@@ -331,7 +427,7 @@ function main(): void {
     `micro: node ${process.version}, ${variants.map((v) => v.label).join(' and ')}` +
       `${withAddon.bufferutil ? '' : ' (bufferutil not found: pure-JS masking)'}, median of ${SAMPLES}\n`,
   );
-  const results = [...benchParsers(variants), ...benchWriters(variants), ...benchMask(variants)];
+  const results = [...benchParsers(variants), ...benchWriters(variants), ...benchSends(variants), ...benchMask(variants)];
   process.stderr.write(`\n${table(results)}\n`);
   if (sink === -1) console.log(sink); // keep the work observable
   if (JSON_OUT) {

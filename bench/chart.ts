@@ -124,17 +124,29 @@ export function panels(d: ChartData): Panel[] {
   }
 
   const micro = d.micro?.results ?? [];
-  const short = (impl: string): string => (impl.startsWith('ws-rx') ? 'ws-rx' : impl.includes('bufferutil') ? 'ws +bufferutil' : 'ws');
+  const short = (impl: string): string =>
+    impl.startsWith('ws-rx')
+      ? 'ws-rx'
+      : impl.startsWith('JS 32-bit')
+        ? 'ws-rx JS loop'
+        : impl.includes('bufferutil')
+          ? 'ws +bufferutil'
+          : 'ws';
+  const kinds: Record<string, { title: string; subtitle: string; perFrame: boolean }> = {
+    parse: { title: 'parser', subtitle: 'FrameParser vs Receiver, masked text frames, server role', perFrame: false },
+    write: { title: 'writer', subtitle: 'FrameWriter vs Sender.frame, server frames, per frame', perFrame: true },
+    send: { title: 'send', subtitle: 'message to socket: WebSocketProtocol vs Sender.send, one counting socket', perFrame: false },
+    unmask: { title: 'unmask', subtitle: 'XOR in place: applyMask vs ws unmask', perFrame: false },
+  };
   for (const bench of [...new Set(micro.map((r) => r.bench))]) {
+    const verb = bench.split(' ')[0];
+    const kind = kinds[verb] ?? { title: verb, subtitle: 'bench/micro.ts', perFrame: false };
     const rows = micro.filter((r) => r.bench === bench);
-    const writer = bench.startsWith('write');
-    const bars = rows.map((r) => ({ name: short(r.impl), value: writer ? r.frames_per_s : r.mb_per_s }));
+    const bars = rows.map((r) => ({ name: short(r.impl), value: kind.perFrame ? r.frames_per_s : r.mb_per_s }));
     out.push({
-      title: `${writer ? 'writer' : 'parser'}: ${bench.replace(/^(parse|write) /, '')}`,
-      subtitle: writer
-        ? 'FrameWriter vs Sender.frame, server frames, per frame'
-        : 'FrameParser vs Receiver, masked text frames, server role',
-      unit: writer ? 'frames/s' : 'MB/s',
+      title: `${kind.title}: ${bench.slice(verb.length + 1)}`,
+      subtitle: kind.subtitle,
+      unit: kind.perFrame ? 'frames/s' : 'MB/s',
       lowerIsBetter: false,
       base: bars.some((b) => b.name === 'ws') ? 'ws' : 'ws +bufferutil',
       bars,

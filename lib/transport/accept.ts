@@ -164,11 +164,13 @@ export function acceptStream(stream: Duplex, options: AcceptOptions, done: Accep
     const result = parseRequestHead(buf, options.maxHeaderSize, prev > 3 ? prev - 3 : 0);
     if (result.kind === 'incomplete') return;
     stream.removeListener('data', onData);
-    // Hold input (the first frames, say) until the transport takes over.
-    stream.pause();
     if (result.kind === 'error') return hs.reject(result.error.status || 400, result.error.message);
     const rest = buf.length > result.bodyOffset ? buf.subarray(result.bodyOffset) : null;
     hs.proceed(result.head, rest, peerOf(stream));
+    // An asynchronous hook is still deciding: hold input (the first frames,
+    // say) until the transport takes over. Otherwise the transport has it
+    // already (see complete), or the request was refused.
+    if (!hs.finished) stream.pause();
   };
   hs.cleanup = () => stream.removeListener('data', onData);
   stream.on('data', onData);
@@ -361,7 +363,6 @@ class PendingHandshake {
         ? negotiateServer(options.extensions, request.extensions, { role: 'server', maxPayload: options.maxPayload })
         : null;
     this.detach();
-    stream.pause();
     stream.write(
       buildServerResponse({
         accept: acceptKey(request.key),
@@ -392,6 +393,10 @@ class PendingHandshake {
       remoteAddress: peer.remoteAddress,
       remotePort: peer.remotePort,
     });
+    // `listen`, `attach` and `upgrade` start the transport inside `done`, so
+    // input flows straight on (no pause and resume per connection). A caller
+    // that starts it later gets the input held until then.
+    if (!transport.started) stream.pause();
   }
 }
 

@@ -108,6 +108,7 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private inReceive = false;
   /** @internal Queued in `flushQueue` for the next microtask. */
   flushScheduled = false;
+  private isStarted = false;
   private userPaused = false;
   private congestedPause = false;
   /** Reading stopped while an extension decodes and input piles up. */
@@ -141,7 +142,13 @@ export class StreamTransport implements Transport, ProtocolHandler {
     return this.stream.writableLength > this.highWaterMark;
   }
 
+  /** Whether `start()` was called. */
+  get started(): boolean {
+    return this.isStarted;
+  }
+
   start(): void {
+    this.isStarted = true;
     const stream = this.stream;
     stream.on('data', streamOnData);
     stream.on('end', streamOnEnd);

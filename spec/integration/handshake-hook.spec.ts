@@ -6,9 +6,10 @@
  */
 import { expect } from 'chai';
 import * as http from 'node:http';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { Subscription } from 'rxjs';
 import { attach, Connection, HandshakeError, HandshakeRequest, listen, ServerOptions } from '../../lib';
+import { clientFrame } from '../helpers';
 import { openClient, within } from './util';
 
 describe('handshake hook', () => {
@@ -88,6 +89,60 @@ describe('handshake hook', () => {
     expect(no).to.be.instanceOf(HandshakeError);
     expect(no.status).to.equal(403);
   });
+
+  for (const kind of ['no hook', 'a synchronous hook', 'an asynchronous hook'] as const) {
+    it(`with ${kind}, frames sent with the request and while it is decided all arrive, in order`, async () => {
+      const hooks = {
+        'no hook': undefined,
+        'a synchronous hook': () => ({ data: 1 }),
+        'an asynchronous hook': async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          return { data: 1 };
+        },
+      };
+      const { url, conns } = await serve({ handshake: hooks[kind] });
+      const port = Number(new URL(url).port);
+      const socket = net.connect(port, '127.0.0.1');
+      try {
+        await new Promise((r) => socket.once('connect', r));
+        // The request head and two frames in one write (one TCP segment), a third 20 ms later:
+        // with an asynchronous hook, before the hook has decided.
+        socket.write(
+          Buffer.concat([
+            Buffer.from(
+              'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            ),
+            clientFrame(0x1, 'one'),
+            clientFrame(0x1, 'two'),
+          ]),
+        );
+        await new Promise((r) => setTimeout(r, 20));
+        socket.write(clientFrame(0x1, 'three'));
+        const conn = await within(
+          new Promise<Connection>((resolve) => {
+            const poll = (): void => void (conns.length > 0 ? resolve(conns[0]) : setTimeout(poll, 5));
+            poll();
+          }),
+        );
+        const got: unknown[] = [];
+        await within(
+          new Promise<void>((resolve) =>
+            conn.messages$.subscribe({
+              next: (m) => {
+                got.push(m);
+                if (got.length === 3) resolve();
+              },
+              error: () => undefined, // the raw client drops the socket at the end
+            }),
+          ),
+        );
+        expect(got).to.deep.equal(['one', 'two', 'three']);
+      } finally {
+        socket.destroy();
+      }
+    });
+  }
 
   it('rejects with status, headers and body', async () => {
     const { url } = await serve({

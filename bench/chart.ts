@@ -155,11 +155,16 @@ export function panels(d: ChartData): Panel[] {
 
   const deflate = d.deflate?.msgs_per_s;
   if (deflate && Object.keys(deflate).length) {
-    for (const side of ['server', 'client']) {
+    const sides: [string, string][] = [
+      ['server, light client', 'server side, light client'],
+      ['server', 'server side, ws clients'],
+      ['client', 'client side'],
+    ];
+    for (const [side, title] of sides) {
       const bars = ['ws-rx', 'ws'].filter((k) => deflate[`${k} ${side}`] > 0).map((k) => ({ name: k, value: deflate[`${k} ${side}`] }));
       if (bars.length) {
         out.push({
-          title: `deflate: ${side} side`,
+          title: `deflate: ${title}`,
           subtitle: `${d.deflate?.size ?? ''} B text, permessage-deflate on both ends (bench/deflate.ts)`,
           unit: 'msgs/s',
           lowerIsBetter: false,

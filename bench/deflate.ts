@@ -1,10 +1,21 @@
 /**
  * Compressed echo: ws-rx vs ws, both with permessage-deflate on.
  *
- * The same `ws` clients (perMessageDeflate on) drive an echo server written
- * with each library, so only the server side differs; then a ws-rx client
- * drives a ws server, to compare the client side. Every message is compressed
- * (threshold 0 on both), text of `SIZE` bytes from a small vocabulary.
+ * Two ways to load the servers:
+ *
+ * - **Server-bound**: bench/deflate-load.ts, a light client in a process of
+ *   its own (8 connections, 16 in flight each) that negotiates no context
+ *   takeover both ways, sends one precompressed payload masked afresh each
+ *   time and checks echoes without inflating them (see there). The server
+ *   does the full work per message (inflate, UTF-8 check, deliver, deflate)
+ *   and is the bottleneck, so its throughput shows its cost.
+ * - **With `ws` clients** (context takeover, the default):
+ *   the same `ws` clients (perMessageDeflate on) drive an echo server written
+ *   with each library, so only the server side differs; then a ws-rx client
+ *   drives a ws server, to compare the client side.
+ *
+ * Every message is compressed (threshold 0), text of `SIZE` bytes of
+ * JSON-like records that deflate to about a quarter (deflateBenchText).
  *
  * Each server runs in a process of its own (this script with `--serve ws-rx`
  * or `--serve ws`), as in ../shared/bench/run.sh, so the clients' work does not
@@ -19,10 +30,12 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, listen } from '../lib';
+import { deflateBenchText } from './deflate-load';
 
 const SIZE = Number(process.argv[2] ?? 4096);
 const TOTAL = Number(process.argv[3] ?? 40_000);
@@ -30,17 +43,7 @@ const CLIENTS = Number(process.argv[4] ?? 8);
 const WINDOW = 16;
 const ROUNDS = 3;
 
-function payload(size: number): string {
-  const words = ['alpha', 'beta', 'gamma', 'delta', '"id":', '1234', '{"type":"update"}', 'ws-rx'];
-  let s = '';
-  let x = 7;
-  while (s.length < size) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += words[x % words.length] + ' ';
-  }
-  return s.slice(0, size);
-}
-const MESSAGE = payload(SIZE);
+const MESSAGE = deflateBenchText(SIZE);
 
 /** Runs `CLIENTS` ws clients against `url`, each echoing TOTAL/CLIENTS messages with WINDOW in flight. */
 async function drive(url: string): Promise<number> {
@@ -148,6 +151,25 @@ function spawnServer(kind: ServerKind): Promise<{ url: string; stop(): void; cpu
   });
 }
 
+/** Runs bench/deflate-load.ts in a process of its own against `url`; throws unless every echo checked out. */
+function lightLoad(url: string): Promise<{ msgs_per_s: number; messages: number }> {
+  const port = new URL(url).port;
+  const script = path.join(__dirname, `deflate-load${path.extname(__filename)}`);
+  const child = spawn(process.execPath, [...process.execArgv, script, port, String(SIZE), String(TOTAL), String(CLIENTS), String(WINDOW)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`deflate-load exited with ${code}: ${line}`));
+      resolve(JSON.parse(line) as { msgs_per_s: number; messages: number });
+    });
+  });
+}
+
 /** CPU time (user + system, ms) of process `pid` so far; NaN where /proc is missing. */
 function cpuMsOf(pid: number): number {
   try {
@@ -182,6 +204,24 @@ async function main(): Promise<void> {
     if (kind !== null) cpu[kind].push(((server.cpuMs() - before) * 1000) / (Math.floor(TOTAL / CLIENTS) * CLIENTS));
     return rate;
   };
+  const light: Record<ServerKind, number[]> = { 'ws-rx': [], ws: [] };
+  const lightCpu: Record<ServerKind, number[]> = { 'ws-rx': [], ws: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of (round % 2 ? ['ws', 'ws-rx'] : ['ws-rx', 'ws']) as ServerKind[]) {
+      const server = await spawnServer(kind);
+      const before = server.cpuMs();
+      const r = await lightLoad(server.url);
+      lightCpu[kind].push(((server.cpuMs() - before) * 1000) / r.messages);
+      light[kind].push(r.msgs_per_s);
+      server.stop();
+    }
+  }
+  const l = { rx: median(light['ws-rx']), ws: median(light.ws) };
+  const lc = { rx: median(lightCpu['ws-rx']), ws: median(lightCpu.ws) };
+  console.log(`light client, ws-rx server ${Math.round(l.rx).toString().padStart(8)} msg/s`);
+  console.log(`light client, ws server    ${Math.round(l.ws).toString().padStart(8)} msg/s`);
+  console.log(`light client server ratio ws-rx / ws: ${(l.rx / l.ws).toFixed(2)}`);
+  console.log(`light client server CPU per message: ws-rx ${lc.rx.toFixed(1)} µs, ws ${lc.ws.toFixed(1)} µs`);
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate so neither side always runs on a warmer process.
     const rx = await spawnServer('ws-rx');

@@ -315,7 +315,9 @@ async function deflatePart(o: Options): Promise<object> {
   const { code, stdout } = await run('node', [path.join(DIST, 'bench', 'deflate.js'), ...args], { echo: true, timeoutMs: 600_000 });
   const msgs: Record<string, number> = {};
   for (const m of stdout.matchAll(/^(ws-rx server|ws server|ws-rx client|ws client)\s+(\d+) msg\/s/gm)) msgs[m[1]] = Number(m[2]);
+  for (const m of stdout.matchAll(/^light client, (ws-rx|ws) server\s+(\d+) msg\/s/gm)) msgs[`${m[1]} server, light client`] = Number(m[2]);
   const cpu = /^server CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
+  const lightCpu = /^light client server CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
   return {
     exit_code: code,
     size: Number(args[0]),
@@ -323,12 +325,15 @@ async function deflatePart(o: Options): Promise<object> {
     clients: Number(args[2]),
     msgs_per_s: msgs,
     ratios_to_ws: {
+      // Server-bound (bench/deflate-load.ts, no context takeover): the servers' own throughput.
+      server_light_client: ratio(msgs['ws-rx server, light client'], msgs['ws server, light client']),
       server: ratio(msgs['ws-rx server'], msgs['ws server']),
       client: ratio(msgs['ws-rx client'], msgs['ws client']),
       // ws's server CPU per message over ws-rx's (higher: ws-rx does the same work for less).
       server_cpu: cpu ? ratio(Number(cpu[2]), Number(cpu[1])) : null,
     },
     server_cpu_us_per_msg: cpu ? { 'ws-rx': Number(cpu[1]), ws: Number(cpu[2]) } : null,
+    server_cpu_us_per_msg_light_client: lightCpu ? { 'ws-rx': Number(lightCpu[1]), ws: Number(lightCpu[2]) } : null,
   };
 }
 

@@ -157,8 +157,9 @@ export function panels(d: ChartData): Panel[] {
   if (deflate && Object.keys(deflate).length) {
     const sides: [string, string][] = [
       ['server, light client', 'server side, light client'],
+      ['client, light server', 'client side, light server'],
       ['server', 'server side, ws clients'],
-      ['client', 'client side'],
+      ['client', 'client side, ws server'],
     ];
     for (const [side, title] of sides) {
       const bars = ['ws-rx', 'ws'].filter((k) => deflate[`${k} ${side}`] > 0).map((k) => ({ name: k, value: deflate[`${k} ${side}`] }));

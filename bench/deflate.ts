@@ -9,6 +9,11 @@
  *   time and checks echoes without inflating them (see there). The server
  *   does the full work per message (inflate, UTF-8 check, deliver, deflate)
  *   and is the bottleneck, so its throughput shows its cost.
+ * - **Client-bound**: a ws-rx client and a ws client against
+ *   bench/deflate-echo-server.ts, which sends compressed frames back
+ *   verbatim (no zlib: valid with context takeover, since the client's
+ *   inflater sees exactly what its deflater produced). The client is the
+ *   bottleneck; its CPU per message is printed too.
  * - **With `ws` clients** (context takeover, the default):
  *   the same `ws` clients (perMessageDeflate on) drive an echo server written
  *   with each library, so only the server side differs; then a ws-rx client
@@ -43,7 +48,14 @@ const CLIENTS = Number(process.argv[4] ?? 8);
 const WINDOW = 16;
 const ROUNDS = 3;
 
-const MESSAGE = deflateBenchText(SIZE);
+/**
+ * 64 different messages, sent in turn: with context takeover a message the
+ * window (32 KiB) still holds would compress to a few bytes, which no real
+ * stream of messages does. 64 × 4 KiB is well past the window.
+ */
+const VARIANTS = 64;
+const TEXT = deflateBenchText(SIZE * VARIANTS);
+const MESSAGES = Array.from({ length: VARIANTS }, (_, i) => TEXT.slice(i * SIZE, (i + 1) * SIZE));
 
 /** Runs `CLIENTS` ws clients against `url`, each echoing TOTAL/CLIENTS messages with WINDOW in flight. */
 async function drive(url: string): Promise<number> {
@@ -67,12 +79,12 @@ async function drive(url: string): Promise<number> {
           ws.on('message', () => {
             received++;
             if (sent < per) {
-              ws.send(MESSAGE);
+              ws.send(MESSAGES[sent % VARIANTS]);
               sent++;
             }
             if (received === per) resolve();
           });
-          for (; sent < WINDOW && sent < per; sent++) ws.send(MESSAGE);
+          for (; sent < WINDOW && sent < per; sent++) ws.send(MESSAGES[sent % VARIANTS]);
         }),
     ),
   );
@@ -104,12 +116,12 @@ async function driveRx(url: string): Promise<number> {
           c.messages$.subscribe(() => {
             received++;
             if (sent < per) {
-              c.send(MESSAGE);
+              c.send(MESSAGES[sent % VARIANTS]);
               sent++;
             }
             if (received === per) resolve();
           });
-          for (; sent < WINDOW && sent < per; sent++) c.send(MESSAGE);
+          for (; sent < WINDOW && sent < per; sent++) c.send(MESSAGES[sent % VARIANTS]);
         }),
     ),
   );
@@ -135,8 +147,12 @@ async function wsServer(): Promise<{ url: string; stop(): void }> {
 type ServerKind = 'ws-rx' | 'ws';
 
 /** Starts `--serve kind` in a child process; resolves with its URL once it listens. */
-function spawnServer(kind: ServerKind): Promise<{ url: string; stop(): void; cpuMs(): number }> {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve', kind], {
+function spawnServer(kind: ServerKind | 'light'): Promise<{ url: string; stop(): void; cpuMs(): number }> {
+  const args =
+    kind === 'light'
+      ? [path.join(__dirname, `deflate-echo-server${path.extname(__filename)}`), '0']
+      : [__filename, '--serve', kind];
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -216,6 +232,27 @@ async function main(): Promise<void> {
       server.stop();
     }
   }
+  // Client side, client-bound: each client library against the light echo
+  // server (bench/deflate-echo-server.ts: compressed frames echoed verbatim,
+  // no zlib), in this process; its CPU per message is the client's cost.
+  const lightServer: Record<ServerKind, number[]> = { 'ws-rx': [], ws: [] };
+  const clientCpu: Record<ServerKind, number[]> = { 'ws-rx': [], ws: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const server = await spawnServer('light');
+    for (const kind of (round % 2 ? ['ws', 'ws-rx'] : ['ws-rx', 'ws']) as ServerKind[]) {
+      const before = process.cpuUsage();
+      lightServer[kind].push(await (kind === 'ws-rx' ? driveRx(server.url) : drive(server.url)));
+      const used = process.cpuUsage(before);
+      clientCpu[kind].push((used.user + used.system) / (Math.floor(TOTAL / CLIENTS) * CLIENTS));
+    }
+    server.stop();
+  }
+  const ls = { rx: median(lightServer['ws-rx']), ws: median(lightServer.ws) };
+  const cc = { rx: median(clientCpu['ws-rx']), ws: median(clientCpu.ws) };
+  console.log(`light server, ws-rx client ${Math.round(ls.rx).toString().padStart(8)} msg/s`);
+  console.log(`light server, ws client    ${Math.round(ls.ws).toString().padStart(8)} msg/s`);
+  console.log(`light server client ratio ws-rx / ws: ${(ls.rx / ls.ws).toFixed(2)}`);
+  console.log(`light server client CPU per message: ws-rx ${cc.rx.toFixed(1)} µs, ws ${cc.ws.toFixed(1)} µs`);
   const l = { rx: median(light['ws-rx']), ws: median(light.ws) };
   const lc = { rx: median(lightCpu['ws-rx']), ws: median(lightCpu.ws) };
   console.log(`light client, ws-rx server ${Math.round(l.rx).toString().padStart(8)} msg/s`);

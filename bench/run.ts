@@ -316,6 +316,8 @@ async function deflatePart(o: Options): Promise<object> {
   const msgs: Record<string, number> = {};
   for (const m of stdout.matchAll(/^(ws-rx server|ws server|ws-rx client|ws client)\s+(\d+) msg\/s/gm)) msgs[m[1]] = Number(m[2]);
   for (const m of stdout.matchAll(/^light client, (ws-rx|ws) server\s+(\d+) msg\/s/gm)) msgs[`${m[1]} server, light client`] = Number(m[2]);
+  for (const m of stdout.matchAll(/^light server, (ws-rx|ws) client\s+(\d+) msg\/s/gm)) msgs[`${m[1]} client, light server`] = Number(m[2]);
+  const clientCpu = /^light server client CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
   const cpu = /^server CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
   const lightCpu = /^light client server CPU per message: ws-rx ([\d.]+) µs, ws ([\d.]+) µs/m.exec(stdout);
   return {
@@ -327,6 +329,8 @@ async function deflatePart(o: Options): Promise<object> {
     ratios_to_ws: {
       // Server-bound (bench/deflate-load.ts, no context takeover): the servers' own throughput.
       server_light_client: ratio(msgs['ws-rx server, light client'], msgs['ws server, light client']),
+      // Client-bound (bench/deflate-echo-server.ts, context takeover): the clients' own throughput.
+      client_light_server: ratio(msgs['ws-rx client, light server'], msgs['ws client, light server']),
       server: ratio(msgs['ws-rx server'], msgs['ws server']),
       client: ratio(msgs['ws-rx client'], msgs['ws client']),
       // ws's server CPU per message over ws-rx's (higher: ws-rx does the same work for less).
@@ -334,6 +338,7 @@ async function deflatePart(o: Options): Promise<object> {
     },
     server_cpu_us_per_msg: cpu ? { 'ws-rx': Number(cpu[1]), ws: Number(cpu[2]) } : null,
     server_cpu_us_per_msg_light_client: lightCpu ? { 'ws-rx': Number(lightCpu[1]), ws: Number(lightCpu[2]) } : null,
+    client_cpu_us_per_msg_light_server: clientCpu ? { 'ws-rx': Number(clientCpu[1]), ws: Number(clientCpu[2]) } : null,
   };
 }
 

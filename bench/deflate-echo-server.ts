@@ -15,35 +15,16 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { frameReader, writeHeader } from './frame-header';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-function header(b0: number, n: number): Buffer {
-  if (n < 126) return Buffer.from([b0, n]);
-  const h = Buffer.allocUnsafe(n < 65536 ? 4 : 10);
-  h[0] = b0;
-  if (n < 65536) {
-    h[1] = 126;
-    h.writeUInt16BE(n, 2);
-  } else {
-    h[1] = 127;
-    h.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
-    h.writeUInt32BE(n >>> 0, 6);
-  }
-  return h;
-}
 
 function serve(socket: net.Socket): void {
   socket.setNoDelay(true);
   socket.on('error', () => undefined);
-  let buf: Buffer = Buffer.alloc(0);
-  let open = false;
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    if (!open) {
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = buf.subarray(0, end).toString('latin1');
+  const read = frameReader(
+    true,
+    (head) => {
       const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)?.[1] ?? '';
       const deflate = /^sec-websocket-extensions:.*permessage-deflate/im.test(head);
       socket.write(
@@ -52,39 +33,22 @@ function serve(socket: net.Socket): void {
           (deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '') +
           '\r\n',
       );
-      buf = buf.subarray(end + 4);
-      open = true;
-    }
-    let at = 0;
-    socket.cork();
-    while (buf.length - at >= 2) {
-      const b0 = buf[at];
-      let n = buf[at + 1] & 0x7f;
-      let h = 2;
-      if (n === 126) {
-        if (buf.length - at < 4) break;
-        n = buf.readUInt16BE(at + 2);
-        h = 4;
-      } else if (n === 127) {
-        if (buf.length - at < 10) break;
-        n = buf.readUInt32BE(at + 2) * 2 ** 32 + buf.readUInt32BE(at + 6);
-        h = 10;
-      }
-      if (buf.length - at < h + 4 + n) break;
-      const mask = buf.subarray(at + h, at + h + 4);
-      const payload = Buffer.allocUnsafe(n);
-      for (let i = 0; i < n; i++) payload[i] = buf[at + h + 4 + i] ^ mask[i & 3];
-      at += h + 4 + n;
+      return true;
+    },
+    (b0, payload) => {
       const opcode = b0 & 0x0f;
       if (opcode === 0x8) {
-        socket.write(Buffer.concat([header(0x88, n), payload]));
-        socket.end();
-        break;
+        socket.end(Buffer.concat([writeHeader(0x88, payload.length, false), payload]));
+        return false;
       }
-      socket.write(Buffer.concat([header(opcode === 0x9 ? 0x8a : b0, n), payload]));
-    }
+      socket.write(Buffer.concat([writeHeader(opcode === 0x9 ? 0x8a : b0, payload.length, false), payload]));
+      return true;
+    },
+  );
+  socket.on('data', (chunk: Buffer) => {
+    socket.cork();
+    read(chunk);
     socket.uncork();
-    buf = at === buf.length ? Buffer.alloc(0) : buf.subarray(at);
   });
 }
 

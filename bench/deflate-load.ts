@@ -23,6 +23,7 @@
 import { randomFillSync, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import zlib from 'node:zlib';
+import { frameReader, writeHeader } from './frame-header';
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
@@ -64,23 +65,14 @@ let keyAt = keyPool.length;
 /** A masked text frame with RSV1 (compressed) around `payload`. */
 function clientFrame(payload: Buffer): Buffer {
   const n = payload.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + 4 + n);
-  frame[0] = 0xc1;
-  if (n < 126) frame[1] = 0x80 | n;
-  else if (n < 65536) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(n, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeUInt32BE(0, 2);
-    frame.writeUInt32BE(n, 6);
-  }
+  const head = writeHeader(0xc1, n, true);
+  const frame = Buffer.allocUnsafe(head.length + 4 + n);
+  head.copy(frame, 0);
   if (keyAt + 4 > keyPool.length) {
     randomFillSync(keyPool);
     keyAt = 0;
   }
-  const k = header;
+  const k = head.length;
   keyPool.copy(frame, k, keyAt, keyAt + 4);
   keyAt += 4;
   for (let i = 0; i < n; i++) frame[k + 4 + i] = payload[i] ^ frame[k + (i & 3)];
@@ -112,8 +104,6 @@ export async function deflateLoad(port: number, size: number, total: number, con
     new Promise<void>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.setNoDelay(true);
-      let buf: Buffer = Buffer.alloc(0);
-      let open = false;
       let sent = 0;
       let received = 0;
       let reference: Buffer | null = null;
@@ -134,59 +124,41 @@ export async function deflateLoad(port: number, size: number, total: number, con
         sent++;
         socket.write(clientFrame(compressed));
       };
-      socket.on('data', (chunk: Buffer) => {
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-        if (!open) {
-          const end = buf.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const head = buf.subarray(0, end).toString('latin1');
-          if (!head.startsWith('HTTP/1.1 101') || !/server_no_context_takeover/i.test(head) || !/permessage-deflate/i.test(head)) {
-            process.stderr.write(`deflate-load: handshake not as asked:\n${head}\n`);
-            return fail();
-          }
-          buf = buf.subarray(end + 4);
-          open = true;
-          started.then(() => {
-            for (let i = 0; i < window && sent < per; i++) send();
-          });
-          opened();
-        }
-        let at = 0;
-        while (buf.length - at >= 2) {
-          const b0 = buf[at];
-          let n = buf[at + 1] & 0x7f;
-          let h = 2;
-          if (n === 126) {
-            if (buf.length - at < 4) break;
-            n = buf.readUInt16BE(at + 2);
-            h = 4;
-          } else if (n === 127) {
-            if (buf.length - at < 10) break;
-            n = buf.readUInt32BE(at + 6);
-            h = 10;
-          }
-          if (buf.length - at < h + n) break;
-          const payload = buf.subarray(at + h, at + h + n);
-          at += h + n;
-          if ((b0 & 0x0f) !== 0x1) continue; // not a text message (a ping, say): ignore
-          echoBytes += n;
-          if (reference !== null && payload.equals(reference)) {
-            // byte for byte the verified first echo
-          } else {
-            const text = b0 & 0x40 ? inflate(payload) : payload;
-            if (!text.equals(message)) mismatches++;
-            else if (reference === null && b0 & 0x40) reference = Buffer.from(payload);
-          }
-          received++;
-          if (sent < per) send();
-          if (received === per) {
+      socket.on(
+        'data',
+        frameReader(
+          false,
+          (head) => {
+            if (!head.startsWith('HTTP/1.1 101') || !/server_no_context_takeover/i.test(head) || !/permessage-deflate/i.test(head)) {
+              process.stderr.write(`deflate-load: handshake not as asked:\n${head}\n`);
+              fail();
+              return false;
+            }
+            started.then(() => {
+              for (let i = 0; i < window && sent < per; i++) send();
+            });
+            opened();
+            return true;
+          },
+          (b0, payload) => {
+            if ((b0 & 0x0f) !== 0x1) return true; // not a text message (a ping, say): ignore
+            echoBytes += payload.length;
+            if (reference !== null && payload.equals(reference)) {
+              // byte for byte the verified first echo
+            } else {
+              const text = b0 & 0x40 ? inflate(payload) : payload;
+              if (!text.equals(message)) mismatches++;
+              else if (reference === null && b0 & 0x40) reference = Buffer.from(payload);
+            }
+            received++;
+            if (sent < per) send();
+            if (received < per) return true;
             socket.destroy();
             resolve();
-            return;
-          }
-        }
-        buf = at === buf.length ? Buffer.alloc(0) : buf.subarray(at);
-      });
+            return false;
+          },
+        ),
+      );
       socket.on('close', () => {
         if (received < per && !socket.errored) errors++;
         resolve();

@@ -204,6 +204,19 @@ async function serve(kind: ServerKind): Promise<void> {
   process.stdout.write(`${server.url}\n`);
 }
 
+/**
+ * Prints one light-peer comparison as run.ts parses it: msg/s of each
+ * library's `side`, their ratio and CPU µs per message (medians).
+ */
+function report(peer: string, side: 'client' | 'server', rates: Record<ServerKind, number[]>, cpu: Record<ServerKind, number[]>): void {
+  const r = { rx: median(rates['ws-rx']), ws: median(rates.ws) };
+  const c = { rx: median(cpu['ws-rx']), ws: median(cpu.ws) };
+  console.log(`${peer}, ws-rx ${side} ${Math.round(r.rx).toString().padStart(8)} msg/s`);
+  console.log(`${peer}, ws ${side}    ${Math.round(r.ws).toString().padStart(8)} msg/s`);
+  console.log(`${peer} ${side} ratio ws-rx / ws: ${(r.rx / r.ws).toFixed(2)}`);
+  console.log(`${peer} ${side} CPU per message: ws-rx ${c.rx.toFixed(1)} µs, ws ${c.ws.toFixed(1)} µs`);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
@@ -247,18 +260,8 @@ async function main(): Promise<void> {
     }
     server.stop();
   }
-  const ls = { rx: median(lightServer['ws-rx']), ws: median(lightServer.ws) };
-  const cc = { rx: median(clientCpu['ws-rx']), ws: median(clientCpu.ws) };
-  console.log(`light server, ws-rx client ${Math.round(ls.rx).toString().padStart(8)} msg/s`);
-  console.log(`light server, ws client    ${Math.round(ls.ws).toString().padStart(8)} msg/s`);
-  console.log(`light server client ratio ws-rx / ws: ${(ls.rx / ls.ws).toFixed(2)}`);
-  console.log(`light server client CPU per message: ws-rx ${cc.rx.toFixed(1)} µs, ws ${cc.ws.toFixed(1)} µs`);
-  const l = { rx: median(light['ws-rx']), ws: median(light.ws) };
-  const lc = { rx: median(lightCpu['ws-rx']), ws: median(lightCpu.ws) };
-  console.log(`light client, ws-rx server ${Math.round(l.rx).toString().padStart(8)} msg/s`);
-  console.log(`light client, ws server    ${Math.round(l.ws).toString().padStart(8)} msg/s`);
-  console.log(`light client server ratio ws-rx / ws: ${(l.rx / l.ws).toFixed(2)}`);
-  console.log(`light client server CPU per message: ws-rx ${lc.rx.toFixed(1)} µs, ws ${lc.ws.toFixed(1)} µs`);
+  report('light server', 'client', lightServer, clientCpu);
+  report('light client', 'server', light, lightCpu);
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate so neither side always runs on a warmer process.
     const rx = await spawnServer('ws-rx');

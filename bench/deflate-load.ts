@@ -107,7 +107,10 @@ export async function deflateLoad(port: number, size: number, total: number, con
       let sent = 0;
       let received = 0;
       let reference: Buffer | null = null;
+      let failed = false;
       const fail = (): void => {
+        if (failed) return;
+        failed = true;
         errors++;
         socket.destroy();
         resolve();
@@ -159,10 +162,8 @@ export async function deflateLoad(port: number, size: number, total: number, con
           },
         ),
       );
-      socket.on('close', () => {
-        if (received < per && !socket.errored) errors++;
-        resolve();
-      });
+      // Closed before its last echo (and not counted yet): a failure too.
+      socket.on('close', () => (received < per ? fail() : resolve()));
     });
 
   let openCount = 0;

@@ -8,11 +8,11 @@
  */
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { firstValueFrom, Subscription, take, toArray } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SYNC_DEFLATE_MAX, SYNC_INFLATE_MAX } from '../../lib/protocol/deflate';
 import { rng } from '../helpers';
-import { openClient, startServer, TestServer, within } from './util';
+import { loopbackScope, openClient, within } from './util';
 
 type Item = ['message', string | Buffer] | ['ping', string];
 
@@ -56,17 +56,11 @@ const show = (items: Item[]): string[] =>
 
 describe('permessage-deflate, sync and thread-pool paths mixed (loopback, with ws)', function () {
   this.timeout(60_000);
-  const subs: Subscription[] = [];
-  let server: TestServer | null = null;
-  afterEach(() => {
-    for (const s of subs.splice(0)) s.unsubscribe();
-    server?.stop();
-    server = null;
-  });
+  const { subs, start } = loopbackScope();
 
   it('ws client → ws-rx server: messages and pings arrive in order; echoes come back in order', async () => {
     const log: Item[] = [];
-    server = await startServer(
+    const server = await start(
       (c) => {
         c.pings$.subscribe((p) => log.push(['ping', p.toString()]));
         c.messages$.subscribe((m) => {

@@ -9,12 +9,12 @@ import { expect } from 'chai';
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
-import { firstValueFrom, Subscription, take, toArray } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connect, Connection, ConnectionClosedError, Frame, PerMessageDeflateOptions } from '../../lib';
 import { acceptKey } from '../../lib/protocol/handshake';
 import { clientFrame } from '../helpers';
-import { openClient, startServer, TestServer, within } from './util';
+import { loopbackScope, openClient, within } from './util';
 
 /** Compressible but not trivial: text from a small vocabulary, seeded. */
 function textOf(size: number, seed = 1): string {
@@ -128,13 +128,7 @@ const wsOptions = (o: PerMessageDeflateOptions): WebSocket.PerMessageDeflateOpti
 
 describe('permessage-deflate (loopback)', function () {
   this.timeout(120_000);
-  const subs: Subscription[] = [];
-  let server: TestServer | null = null;
-  afterEach(() => {
-    for (const s of subs.splice(0)) s.unsubscribe();
-    server?.stop();
-    server = null;
-  });
+  const { subs, start } = loopbackScope();
 
   async function open(url: string, options: Parameters<typeof connect>[1]): Promise<Connection> {
     const { conn, sub } = await openClient(url, options);
@@ -144,7 +138,7 @@ describe('permessage-deflate (loopback)', function () {
 
   describe('ws-rx ↔ ws-rx', () => {
     it('agrees on permessage-deflate and shows it on conn.extensions both sides', async () => {
-      server = await startServer(undefined, { perMessageDeflate: { serverMaxWindowBits: 12, clientNoContextTakeover: true } });
+      const server = await start(undefined, { perMessageDeflate: { serverMaxWindowBits: 12, clientNoContextTakeover: true } });
       const accepted = server.nextConnection();
       const conn = await open(server.url, { perMessageDeflate: { serverMaxWindowBits: 13 } });
       const serverConn = await within(accepted, 5000, 'server connection');
@@ -156,26 +150,26 @@ describe('permessage-deflate (loopback)', function () {
     });
 
     it('declines cleanly when only one side wants it', async () => {
-      server = await startServer();
+      let server = await start();
       const conn = await open(server.url, { perMessageDeflate: true });
       expect(conn.extensions).to.deep.equal([]);
       expectSame(await roundTrip(conn, ['plain']), ['plain']);
       server.stop();
-      server = await startServer(undefined, { perMessageDeflate: true });
+      server = await start(undefined, { perMessageDeflate: true });
       const conn2 = await open(server.url, {});
       expect(conn2.extensions).to.deep.equal([]);
       expectSame(await roundTrip(conn2, ['plain']), ['plain']);
     });
 
     it(`echoes text and binary of ${SIZES.map(label).join(', ')}`, async () => {
-      server = await startServer(undefined, { perMessageDeflate: { threshold: 0 } });
+      const server = await start(undefined, { perMessageDeflate: { threshold: 0 } });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 0 } });
       const messages = SIZES.flatMap((n, i) => [textOf(n, i + 1), bytesOf(n)]);
       expectSame(await roundTrip(conn, messages, 60_000), messages);
     });
 
     it('sends fragmented compressed messages and keeps them in order with small ones', async () => {
-      server = await startServer(undefined, { perMessageDeflate: true });
+      const server = await start(undefined, { perMessageDeflate: true });
       const conn = await open(server.url, { perMessageDeflate: true });
       const big = textOf(300_000, 9);
       const replies = firstValueFrom(conn.messages$.pipe(take(4), toArray()));
@@ -191,7 +185,7 @@ describe('permessage-deflate (loopback)', function () {
     });
 
     it('compresses only messages at or above the threshold; the send hook sees RSV1', async () => {
-      server = await startServer(undefined, { perMessageDeflate: { threshold: 100 } });
+      const server = await start(undefined, { perMessageDeflate: { threshold: 100 } });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 100 } });
       const sent: Frame[] = [];
       conn.onSendFrame((f) => {
@@ -209,19 +203,18 @@ describe('permessage-deflate (loopback)', function () {
     it('with every parameter combination on both sides', async () => {
       const messages = [textOf(0), textOf(5000, 3), bytesOf(70_000), textOf(5000, 3)];
       for (const o of combinations()) {
-        server = await startServer(undefined, { perMessageDeflate: o });
+        const server = await start(undefined, { perMessageDeflate: o });
         const conn = await open(server.url, { perMessageDeflate: o });
         expect(conn.extensions.map((e) => e.name), describeCombo(o)).to.deep.equal(['permessage-deflate']);
         expectSame(await roundTrip(conn, messages), messages);
         conn.complete();
         await within(conn.closed, 5000, 'close');
         server.stop();
-        server = null;
       }
     });
 
     it('a close after sends goes out after every compressed message', async () => {
-      server = await startServer(undefined, { perMessageDeflate: { threshold: 0 } });
+      const server = await start(undefined, { perMessageDeflate: { threshold: 0 } });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 0 } });
       const received: (string | Buffer)[] = [];
       const all = new Promise<void>((resolve) => conn.messages$.subscribe({ next: (m) => received.push(m), complete: resolve, error: resolve }));
@@ -241,7 +234,7 @@ describe('permessage-deflate (loopback)', function () {
 
   describe('interop with ws', () => {
     it(`ws client → ws-rx server: ${SIZES.map(label).join(', ')}`, async () => {
-      server = await startServer(undefined, { perMessageDeflate: true });
+      const server = await start(undefined, { perMessageDeflate: true });
       const ws = await wsClient(server.url, true);
       expect(ws.extensions).to.equal('permessage-deflate');
       const messages = SIZES.flatMap((n, i) => [textOf(n, i + 1), bytesOf(n)]);
@@ -267,14 +260,13 @@ describe('permessage-deflate (loopback)', function () {
       const messages = [textOf(0), textOf(3000, 5), bytesOf(70_000), textOf(3000, 5)];
       for (const o of combinations()) {
         // ws-rx configured with `o`, ws offering `o`: some combinations are declined (no extension), which must work too.
-        server = await startServer(undefined, { perMessageDeflate: o });
+        const server = await start(undefined, { perMessageDeflate: o });
         const ws = await wsClient(server.url, wsOptions(o));
         const serverConn = server.connections[0];
         expect(String(ws.extensions), describeCombo(o)).to.equal(serverConn.extensions.length ? 'permessage-deflate' : '');
         expectSame(await wsRoundTrip(ws, messages), messages);
         expect(await wsClose(ws)).to.equal(1000);
         server.stop();
-        server = null;
       }
     });
 
@@ -341,7 +333,7 @@ describe('permessage-deflate (loopback)', function () {
     }
 
     it('a deflate bomb (1 MiB that inflates to 1 GiB) closes with 1009, memory stays bounded', async () => {
-      server = await startServer(undefined, { perMessageDeflate: true, maxPayload: 64 << 20 });
+      const server = await start(undefined, { perMessageDeflate: true, maxPayload: 64 << 20 });
       const accepted = server.nextConnection();
       const { socket, closeCode } = await rawClient(server.port);
       // 1 MiB of zeros, sync-flushed, repeated: a valid stream of 1 GiB.
@@ -362,7 +354,7 @@ describe('permessage-deflate (loopback)', function () {
     });
 
     it('corrupt compressed data closes with 1007, and the server connection errors with it', async () => {
-      server = await startServer(undefined, { perMessageDeflate: true });
+      const server = await start(undefined, { perMessageDeflate: true });
       const accepted = server.nextConnection();
       const { socket, closeCode } = await rawClient(server.port);
       const conn = await accepted;
@@ -376,7 +368,7 @@ describe('permessage-deflate (loopback)', function () {
     });
 
     it('RSV1 on a continuation frame or a control frame closes with 1002', async () => {
-      server = await startServer(undefined, { perMessageDeflate: true });
+      const server = await start(undefined, { perMessageDeflate: true });
       for (const bytes of [
         Buffer.concat([clientFrame(1, 'a', { fin: false }), clientFrame(0, 'b', { rsv: 4 })]),
         clientFrame(9, 'ping', { rsv: 4 }),
@@ -421,7 +413,7 @@ describe('permessage-deflate (loopback)', function () {
     });
 
     it('messages waiting for compression when the connection drops are reported undelivered', async () => {
-      server = await startServer(() => undefined, { perMessageDeflate: { threshold: 0 } });
+      const server = await start(() => undefined, { perMessageDeflate: { threshold: 0 } });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 0 } });
       const undelivered: unknown[] = [];
       conn.undelivered$.subscribe((u) => undelivered.push(u.data));

@@ -6,7 +6,7 @@
  * permessage-deflate).
  */
 import { expect } from 'chai';
-import { firstValueFrom, Subscription, take, toArray } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import {
   Connection,
   Extension,
@@ -17,7 +17,7 @@ import {
   Frame,
   UsageError,
 } from '../../lib';
-import { openClient, startServer, TestServer, within } from './util';
+import { loopbackScope, openClient, within } from './util';
 
 /**
  * x-xor: XORs every data frame's payload with a one-byte key agreed in the
@@ -91,13 +91,7 @@ function xor(preferred: number, made: XorExtension[], async = true): ExtensionFa
 }
 
 describe('frames out and extensions', () => {
-  const subs: Subscription[] = [];
-  let server: TestServer | null = null;
-  afterEach(() => {
-    for (const s of subs.splice(0)) s.unsubscribe();
-    server?.stop();
-    server = null;
-  });
+  const { subs, start } = loopbackScope();
   async function open(url: string, options: Parameters<typeof openClient>[1] = {}): Promise<Connection> {
     const { conn, sub } = await openClient(url, options);
     subs.push(sub);
@@ -106,7 +100,7 @@ describe('frames out and extensions', () => {
 
   describe('outgoing frame hook', () => {
     it('sees every frame about to be sent, payload unmasked, including control frames', async () => {
-      server = await startServer();
+      const server = await start();
       const conn = await open(server.url);
       const seen: [number, boolean, string][] = [];
       conn.onSendFrame((f) => {
@@ -131,7 +125,7 @@ describe('frames out and extensions', () => {
 
     it('can transform frames, on the server via listen({ onSendFrame }) for every connection', async () => {
       let count = 0;
-      server = await startServer(undefined, {
+      const server = await start(undefined, {
         onSendFrame: (f: Frame) => {
           count++;
           if (f.opcode === 1) return { ...f, payload: Buffer.from(f.payload.toString().toUpperCase()) };
@@ -145,7 +139,7 @@ describe('frames out and extensions', () => {
     });
 
     it('removing the hook returns to the fast path and keeps order', async () => {
-      server = await startServer();
+      const server = await start();
       const conn = await open(server.url);
       let n = 0;
       conn.onSendFrame(() => {
@@ -163,7 +157,7 @@ describe('frames out and extensions', () => {
 
   describe('conn.sendFrame guards', () => {
     it('a control frame inside a hand-fragmented message is fine; a second message is refused', async () => {
-      server = await startServer();
+      const server = await start();
       const conn = await open(server.url);
       const reply = firstValueFrom(conn.messages$);
       conn.sendFrame({ opcode: 1, fin: false, payload: Buffer.from('by ') });
@@ -184,7 +178,7 @@ describe('frames out and extensions', () => {
     });
 
     it('refuses an RSV bit that a negotiated extension owns, and compresses hand-made fragments', async () => {
-      server = await startServer(undefined, { perMessageDeflate: { threshold: 0 } });
+      const server = await start(undefined, { perMessageDeflate: { threshold: 0 } });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 0 } });
       expect(() => conn.sendFrame({ opcode: 1, fin: true, rsv1: true, payload: Buffer.from('x') }))
         .to.throw(UsageError)
@@ -209,7 +203,7 @@ describe('frames out and extensions', () => {
     it('negotiates its parameter, sets its RSV bit, and transforms both ways (async decode)', async () => {
       const serverMade: XorExtension[] = [];
       const clientMade: XorExtension[] = [];
-      server = await startServer(undefined, { extensions: [xor(0x5a, serverMade)] });
+      const server = await start(undefined, { extensions: [xor(0x5a, serverMade)] });
       const accepted = server.nextConnection();
       const conn = await open(server.url, { extensions: [xor(0x11, clientMade)] });
       const serverConn = await accepted;
@@ -241,7 +235,7 @@ describe('frames out and extensions', () => {
     });
 
     it('stacks with permessage-deflate in the response order', async () => {
-      server = await startServer(undefined, { perMessageDeflate: { threshold: 0 }, extensions: [xor(7, [], false)] });
+      const server = await start(undefined, { perMessageDeflate: { threshold: 0 }, extensions: [xor(7, [], false)] });
       const conn = await open(server.url, { perMessageDeflate: { threshold: 0 }, extensions: [xor(7, [], true)] });
       expect(conn.extensions.map((e) => e.name)).to.deep.equal(['permessage-deflate', 'x-xor']);
       const wire: Frame[] = [];
@@ -257,7 +251,7 @@ describe('frames out and extensions', () => {
     });
 
     it('a server without the extension declines it; a client fails a response naming one it did not offer', async () => {
-      server = await startServer();
+      let server = await start();
       const conn = await open(server.url, { extensions: [xor(3, [])] });
       expect(conn.extensions).to.deep.equal([]);
       const reply = firstValueFrom(conn.messages$);
@@ -265,7 +259,7 @@ describe('frames out and extensions', () => {
       expect(await within(reply, 5000, 'echo')).to.equal('plain');
       server.stop();
       // The server offers a key the client refuses.
-      server = await startServer(undefined, { extensions: [xor(0, [])] });
+      server = await start(undefined, { extensions: [xor(0, [])] });
       const bad = await openClient(server.url, {
         extensions: [
           () =>

@@ -11,6 +11,28 @@ export interface TestServer {
   stop(): void;
 }
 
+/**
+ * For a describe block: `start` is {@link startServer}, and every server it
+ * started is stopped, and every subscription pushed on `subs` ended, after
+ * each test. Call it in the describe body.
+ */
+export function loopbackScope(): { subs: Subscription[]; start: typeof startServer } {
+  const subs: Subscription[] = [];
+  const servers: TestServer[] = [];
+  afterEach(() => {
+    for (const s of subs.splice(0)) s.unsubscribe();
+    for (const s of servers.splice(0)) s.stop();
+  });
+  return {
+    subs,
+    start: async (handler, options) => {
+      const server = await startServer(handler, options);
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
 /** Starts a server on 127.0.0.1:0; `handler` runs for each connection (default: echo). */
 export async function startServer(
   handler: (c: Connection) => void = (c) => {

@@ -21,6 +21,7 @@ import type { OutgoingFrame } from './protocol/frame-writer';
 import type { ExtensionOffer } from './protocol/handshake';
 import type { Transport, TransportListener } from './transport/stream-transport';
 import { writeHeader } from './protocol/frame-writer';
+import { emptyList } from './protocol/lists';
 
 export type { CloseInfo, Frame, OutgoingFrame, SendFrameHook };
 
@@ -123,8 +124,8 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   // Subscriber lists are copy-on-write: an emission iterates the array it
   // started with, whoever subscribes or unsubscribes meanwhile, without a
   // copy per message; and one subscriber costs a one-element array.
-  private subscribers: readonly Subscriber<string | Buffer>[] = NONE;
-  private frameSubscribers: readonly Subscriber<Frame>[] = NONE;
+  private subscribers: readonly Subscriber<string | Buffer>[] = emptyList();
+  private frameSubscribers: readonly Subscriber<Frame>[] = emptyList();
   /** Messages are held until the first messages$ subscriber (or a frames$ one). */
   private holding = true;
   private pending: { data: Buffer; text: boolean }[] | null = null;
@@ -469,8 +470,8 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
     if (pings !== null) for (const p of pings) p.subject.error(new NotDeliveredError('the connection closed before the pong arrived'));
     const subscribers = this.subscribers;
     const frameSubscribers = this.frameSubscribers;
-    this.subscribers = NONE;
-    this.frameSubscribers = NONE;
+    this.subscribers = emptyList();
+    this.frameSubscribers = emptyList();
     for (const s of subscribers) {
       if (error) s.error(error);
       else s.complete();
@@ -568,13 +569,11 @@ export function toBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-const NONE: readonly never[] = Object.freeze([]);
-
 /** `list` without (the first) `item`: a new array, or `list` if it is not there. */
 function without<T>(list: readonly T[], item: T): readonly T[] {
   const i = list.indexOf(item);
   if (i < 0) return list;
-  if (list.length === 1) return NONE;
+  if (list.length === 1) return emptyList();
   return [...list.slice(0, i), ...list.slice(i + 1)];
 }
 

@@ -17,6 +17,7 @@ import {
 import type { Extension, ExtensionFrame, ExtensionSink } from './extension';
 import { Frame, FrameParser } from './frame-parser';
 import { FrameWriter, OutgoingFrame } from './frame-writer';
+import { append, emptyList } from './lists';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** Connection state (RFC 6455 §4, §7). */
@@ -129,11 +130,6 @@ class StageSink implements ExtensionSink {
 const EMPTY = Buffer.alloc(0);
 /** The sink of a connection without extensions: never waiting, never called. */
 const IDLE = new StageSink(null as unknown as WebSocketProtocol, false);
-const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
-// Shared empty lists, replaced by an array of their own on the first push
-// (frozen: a push into the shared one would throw, not corrupt).
-const NO_FRAMES = Object.freeze([]) as unknown as QueuedFrame[];
-const NO_BUFFERS = Object.freeze([]) as unknown as Buffer[];
 
 /** See the module comment. */
 export class WebSocketProtocol {
@@ -161,7 +157,7 @@ export class WebSocketProtocol {
   private slow: boolean;
   private sendHook: SendFrameHook | null;
   private readonly maxPayload: number;
-  private outQueue: QueuedFrame[] = NO_FRAMES;
+  private outQueue: QueuedFrame[] = emptyList();
   /** Extension results for each direction (`IDLE` with no extension: nothing to wait for). */
   private readonly encodeSink: StageSink;
   private readonly decodeSink: StageSink;
@@ -171,14 +167,14 @@ export class WebSocketProtocol {
   // Assembly of decoded messages (extensions only).
   private asmText = false;
   private asmLength = 0;
-  private asmFragments: Buffer[] = NO_BUFFERS;
+  private asmFragments: Buffer[] = emptyList();
   private asmUtf8: Utf8Validator | null = null;
 
   constructor(handler: ProtocolHandler, options: ProtocolOptions) {
     this.role = options.role;
     this.handler = handler;
     this.maxPayload = options.maxPayload;
-    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
+    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : emptyList();
     this.sendHook = options.sendHook ?? null;
     this.parser = new FrameParser(this, { role: options.role, maxPayload: options.maxPayload });
     this.writer = new FrameWriter(options.role === 'client');
@@ -229,7 +225,7 @@ export class WebSocketProtocol {
   /** Frees the extensions (once) and reports queued data as undelivered. */
   private dropQueue(): void {
     const queue = this.outQueue;
-    this.outQueue = NO_FRAMES;
+    this.outQueue = emptyList();
     this.encodeSink.waiting = false;
     this.decodeSink.waiting = false;
     if (!this.disposed) {
@@ -417,9 +413,7 @@ export class WebSocketProtocol {
     fragmentSize: number,
     original: string | Buffer | null,
   ): void {
-    const frame: QueuedFrame = { opcode, fin, rsv, payload, fragmentSize, original };
-    if (this.outQueue === NO_FRAMES) this.outQueue = [frame];
-    else this.outQueue.push(frame);
+    this.outQueue = append(this.outQueue, { opcode, fin, rsv, payload, fragmentSize, original });
     if (this.outQueue.length === 1) this.pump();
   }
 
@@ -705,15 +699,14 @@ export class WebSocketProtocol {
       }
     }
     if (!frame.fin) {
-      if (fragments === NO_BUFFERS) this.asmFragments = [payload];
-      else fragments.push(payload);
+      this.asmFragments = append(fragments, payload);
       return;
     }
     let message = payload;
     if (fragments.length > 0) {
       fragments.push(payload);
       message = Buffer.concat(fragments, length);
-      this.asmFragments = NO_BUFFERS;
+      this.asmFragments = emptyList();
     }
     this.asmLength = 0;
     if (this.closeReceived) return;

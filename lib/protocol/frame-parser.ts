@@ -15,6 +15,7 @@
 import { Opcode } from './opcodes';
 import { MessageTooBigError, ProtocolError, InvalidPayloadError, WebSocketError } from './errors';
 import { applyMask } from './mask';
+import { append, emptyList } from './lists';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** A frame as received (payload unmasked), for frame-level users. */
@@ -56,8 +57,6 @@ export interface ParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** No fragments (shared and frozen: a push into it would throw, not corrupt). */
-const NO_FRAGMENTS = Object.freeze([]) as unknown as Buffer[];
 
 const enum State {
   Header,
@@ -106,8 +105,8 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  /** Fragments of the message in progress; the shared empty `NO_FRAGMENTS` when none (replaced on the first). */
-  private fragments: Buffer[] = NO_FRAGMENTS;
+  /** Fragments of the message in progress (the shared empty list when none). */
+  private fragments: Buffer[] = emptyList();
   private readonly utf8 = new Utf8Validator();
   private utf8Active = false;
 
@@ -153,7 +152,7 @@ export class FrameParser {
     this.stopped = true;
     this.chunks = [];
     this.buffered = 0;
-    this.fragments = NO_FRAGMENTS;
+    this.fragments = emptyList();
     this.partial = null;
   }
 
@@ -445,8 +444,7 @@ export class FrameParser {
     }
     const fragments = this.fragments;
     if (!this.fin) {
-      if (fragments === NO_FRAGMENTS) this.fragments = [payload];
-      else fragments.push(payload);
+      this.fragments = append(fragments, payload);
       this.messageLength += payload.length;
       return;
     }
@@ -454,7 +452,7 @@ export class FrameParser {
     if (fragments.length > 0) {
       fragments.push(payload);
       message = Buffer.concat(fragments, this.messageLength + payload.length);
-      this.fragments = NO_FRAGMENTS;
+      this.fragments = emptyList();
     }
     const text = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;

@@ -13,6 +13,7 @@
  * A slab is never rewound: a view handed to the socket stays valid until the
  * socket is done with it, and the slab is garbage once every view is.
  */
+import { append, emptyList } from './lists';
 import { applyMask, randomMaskKey } from './mask';
 
 const SLAB_SIZE = 64 * 1024;
@@ -94,8 +95,8 @@ export class FrameWriter {
   /** Bytes queued and not yet taken. */
   pendingBytes = 0;
   private readonly masked: boolean;
-  /** Output before the open segment; null when empty (most flushes have one segment: `[segment]`, exact size). */
-  private out: Buffer[] | null = null;
+  /** Output before the open segment (most flushes have one segment: `[segment]`, exact size). */
+  private out: Buffer[] = emptyList();
   private segSlab: Buffer | null = null;
   private segStart = 0;
   private segEnd = 0;
@@ -122,7 +123,7 @@ export class FrameWriter {
       const at = this.reserve(hsize);
       writeHeader(slab, at, b0, length, false, 0);
       this.closeSegment();
-      this.push(start === 0 && end === payload.length ? payload : payload.subarray(start, end));
+      this.out = append(this.out, start === 0 && end === payload.length ? payload : payload.subarray(start, end));
       return;
     }
     if (total > SLAB_SIZE) {
@@ -131,7 +132,7 @@ export class FrameWriter {
       payload.copy(buf, p, start, end);
       if (masked) applyMask(buf, p, total, key, 0);
       this.closeSegment();
-      this.push(buf);
+      this.out = append(this.out, buf);
       return;
     }
     const at = this.reserve(total);
@@ -181,7 +182,7 @@ export class FrameWriter {
     this.pendingBytes += n;
     if (n >= COPY_THRESHOLD) {
       this.closeSegment();
-      this.push(bytes);
+      this.out = append(this.out, bytes);
       return;
     }
     bytes.copy(slab, this.reserve(n));
@@ -192,7 +193,7 @@ export class FrameWriter {
     if (this.pendingBytes === 0) return null;
     this.closeSegment();
     const out = this.out;
-    this.out = null;
+    this.out = emptyList();
     this.pendingBytes = 0;
     return out;
   }
@@ -200,7 +201,7 @@ export class FrameWriter {
   /** Drops queued output (the transport is gone). Returns the bytes dropped. */
   discard(): number {
     const n = this.pendingBytes;
-    this.out = null;
+    this.out = emptyList();
     this.segSlab = null;
     this.pendingBytes = 0;
     return n;
@@ -234,14 +235,10 @@ export class FrameWriter {
 
   private closeSegment(): void {
     if (this.segSlab !== null && this.segEnd > this.segStart) {
-      this.push(this.segSlab.subarray(this.segStart, this.segEnd));
+      this.out = append(this.out, this.segSlab.subarray(this.segStart, this.segEnd));
     }
     this.segSlab = null;
     this.segStart = this.segEnd = 0;
   }
 
-  private push(buf: Buffer): void {
-    if (this.out === null) this.out = [buf];
-    else this.out.push(buf);
-  }
 }

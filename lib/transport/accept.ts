@@ -29,10 +29,8 @@ import {
   validateClientRequest,
 } from '../protocol/handshake';
 import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
+import { emptyList } from '../protocol/lists';
 import { StreamTransport } from './stream-transport';
-
-/** The agreed extensions of most connections (one shared, frozen list). */
-const NO_OFFERS: readonly ExtensionOffer[] = Object.freeze([]);
 
 /** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
@@ -388,7 +386,7 @@ class PendingHandshake {
       request,
       head,
       protocol,
-      extensions: negotiated?.agreed ?? NO_OFFERS,
+      extensions: negotiated?.agreed ?? emptyList(),
       data,
       remoteAddress: peer.remoteAddress,
       remotePort: peer.remotePort,

@@ -3,15 +3,7 @@ import * as net from 'node:net';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { Connection, NotDeliveredError, ProtocolError, UsageError, Undelivered, WebSocketError } from '../../lib';
-import { openClient, startServer, within } from './util';
-
-function wsOpen(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
+import { openClient, startServer, within, wsOpen } from './util';
 
 function wsNext(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data, binary) => resolve({ data: data as Buffer, binary })));

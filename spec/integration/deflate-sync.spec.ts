@@ -12,7 +12,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SYNC_DEFLATE_MAX, SYNC_INFLATE_MAX } from '../../lib/protocol/deflate';
 import { rng } from '../helpers';
-import { loopbackScope, openClient, within } from './util';
+import { loopbackScope, openClient, within, wsOpen } from './util';
 
 type Item = ['message', string | Buffer] | ['ping', string];
 
@@ -71,15 +71,7 @@ describe('permessage-deflate, sync and thread-pool paths mixed (loopback, with w
       { perMessageDeflate: { threshold: 0 } },
     );
     const items = plan(300, 1);
-    const ws = new WebSocket(server.url, { perMessageDeflate: { threshold: 0 } });
-    await within(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      }),
-      5000,
-      'ws open',
-    );
+    const ws = await wsOpen(server.url, { perMessageDeflate: { threshold: 0 } });
     expect(ws.extensions).to.equal('permessage-deflate');
     const expected = messagesOf(items);
     const got: (string | Buffer)[] = [];

@@ -14,7 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { connect, Connection, ConnectionClosedError, Frame, PerMessageDeflateOptions } from '../../lib';
 import { acceptKey } from '../../lib/protocol/handshake';
 import { clientFrame } from '../helpers';
-import { loopbackScope, openClient, within } from './util';
+import { loopbackScope, openClient, within, wsOpen } from './util';
 
 /** Compressible but not trivial: text from a small vocabulary, seeded. */
 function textOf(size: number, seed = 1): string {
@@ -89,18 +89,10 @@ async function wsServer(perMessageDeflate: WebSocket.PerMessageDeflateOptions | 
 }
 
 /** A ws client; resolves once open. */
-async function wsClient(url: string, perMessageDeflate: WebSocket.PerMessageDeflateOptions | boolean): Promise<WebSocket> {
-  const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 64 << 20 });
-  await within(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    }),
-    5000,
-    'ws open',
-  );
-  return ws;
+function wsClient(url: string, perMessageDeflate: WebSocket.PerMessageDeflateOptions | boolean): Promise<WebSocket> {
+  return wsOpen(url, { perMessageDeflate, maxPayload: 64 << 20 });
 }
+
 async function wsRoundTrip(ws: WebSocket, messages: (string | Buffer)[]): Promise<(string | Buffer)[]> {
   const got: (string | Buffer)[] = [];
   const done = new Promise<void>((resolve) => {

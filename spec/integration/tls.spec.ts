@@ -18,7 +18,7 @@ async function client(url: string, options: Parameters<typeof connect>[1], subs:
   subs.push(sub);
   return conn;
 }
-import { openClient, outcome, within } from './util';
+import { openClient, outcome, within, wsOpen } from './util';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'tls');
 const read = (name: string): Buffer => fs.readFileSync(path.join(FIXTURES, name));
@@ -123,11 +123,7 @@ describe('wss (TLS)', () => {
   it('interop: a ws client (perMessageDeflate on) talks to a ws-rx wss server', async () => {
     const server = await startTls({ key: KEY, cert: CERT }, { perMessageDeflate: true });
     subs.push(server.sub);
-    const ws = new WebSocket(`wss://localhost:${server.port}`, { ca: CA, perMessageDeflate: true });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await wsOpen(`wss://localhost:${server.port}`, { ca: CA, perMessageDeflate: true });
     expect(ws.extensions).to.equal('permessage-deflate');
     const text = 'tls and deflate '.repeat(1000);
     const reply = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));

@@ -1,5 +1,6 @@
 /** Loopback helpers for integration specs. */
 import { firstValueFrom, Observable, Subscription } from 'rxjs';
+import WebSocket from 'ws';
 import { connect, listen, Connection, ServerOptions } from '../../lib';
 
 export interface TestServer {
@@ -129,4 +130,17 @@ export function openClient(
       complete: () => settle({ completed: true }),
     });
   });
+}
+
+/** A `ws` client (the real peer) for `url`, once open; rejects on a connection error or after `ms`. */
+export function wsOpen(url: string, options?: WebSocket.ClientOptions, ms = 5000): Promise<WebSocket> {
+  const ws = new WebSocket(url, options);
+  return within(
+    new Promise<WebSocket>((resolve, reject) => {
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    }),
+    ms,
+    'ws open',
+  );
 }

@@ -14,8 +14,10 @@
  *   node-min and wsecho: seed, small, large. Skipped when the directory is not
  *   there.
  * - client: examples/bench.ts (ws-rx as the client) against bench/ws-client.ts
- *   (the same client on `ws`, with and without bufferutil), both against the C
- *   echo server `wsecho`; 10,000 connections × 10 ping-pongs, median of 3.
+ *   (the same client on `ws`, with and without bufferutil) and
+ *   bench/node-min-client.ts (the least a client on node:net can do), all
+ *   against the C echo server `wsecho`; 10,000 connections × 10 ping-pongs,
+ *   median of 3.
  * - micro: bench/micro.ts, FrameParser/FrameWriter vs ws's Receiver/Sender.
  * - deflate: bench/deflate.ts, compressed echo vs ws (server and client side).
  * - memory: bench/memory.ts, heap and RSS per idle connection (10,000 open)
@@ -230,7 +232,7 @@ function ratio(a: unknown, b: unknown): number | null {
   return typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
 }
 
-// ---- part: client (examples/bench vs bench/ws-client against wsecho) ----------
+// ---- part: client (examples/bench vs bench/ws-client and bench/node-min-client against wsecho)
 
 async function clientPart(o: Options): Promise<object> {
   const wsecho = path.join(BENCH_DIR, 'wsecho');
@@ -253,6 +255,8 @@ async function clientPart(o: Options): Promise<object> {
     if (HAVE_BUFFERUTIL) {
       clients.push({ name: 'ws +bufferutil', script: path.join(DIST, 'bench', 'ws-client.js'), env: { NODE_PATH: PEER_MODULES } });
     }
+    // The least a client on node:net can do: the ceiling for any Node client.
+    clients.push({ name: 'node-min', script: path.join(DIST, 'bench', 'node-min-client.js'), env: {} });
     log(`client: ${clients.map((c) => c.name).join(', ')} clients, ${connections} x ${messages} against wsecho, ${o.rounds} round(s)`);
     const runs: Record<string, Record<string, unknown>[]> = Object.fromEntries(clients.map((c) => [c.name, []]));
     for (let round = 0; round < o.rounds; round++) {
@@ -369,7 +373,7 @@ function git(args: string[]): string {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  for (const f of ['examples/bench-server.js', 'examples/bench.js', 'bench/ws-client.js', 'bench/micro.js', 'bench/deflate.js', 'bench/memory.js']) {
+  for (const f of ['examples/bench-server.js', 'examples/bench.js', 'bench/ws-client.js', 'bench/node-min-client.js', 'bench/micro.js', 'bench/deflate.js', 'bench/memory.js']) {
     if (!fs.existsSync(path.join(DIST, f))) throw new Error(`${path.join(DIST, f)} is missing: run npm run build (or npm run bench)`);
   }
   const started = new Date();

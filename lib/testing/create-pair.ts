@@ -60,7 +60,8 @@ class ScheduledTransport extends StreamTransport {
   }
 
   override onOutput(): void {
-    if (this.flushQueued) return;
+    // As on real streams: what a receive produces leaves in receive's own flush.
+    if (this.inReceive || this.flushQueued) return;
     this.flushQueued = true;
     this.scheduler.schedule(() => {
       this.flushQueued = false;

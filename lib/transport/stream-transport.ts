@@ -105,7 +105,8 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private readonly highWaterMark: number;
   private readonly closeTimeout: number;
   private head: Buffer | null;
-  private inReceive = false;
+  /** Set while `receive` runs: output queued meanwhile goes out in its closing flush. */
+  protected inReceive = false;
   /** @internal Queued in `flushQueue` for the next microtask. */
   flushScheduled = false;
   private isStarted = false;

@@ -15,7 +15,7 @@
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { makeMessages, parseArgs, Tally } from '../examples/bench-workload';
+import { makeMessages, parseArgs, runConnections, Tally } from '../examples/bench-workload';
 import { frameReader, writeHeader } from './frame-header';
 
 const args = parseArgs(process.argv.slice(2));
@@ -93,13 +93,8 @@ const run = (id: number): Promise<void> =>
     });
   });
 
-// At most `concurrency` connections in progress, as in bench/ws-client.ts.
 async function main(): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < args.connections) await run(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(args.concurrency, args.connections) }, worker));
+  await runConnections(args, run);
   tally.finish();
 }
 

@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import WebSocket from 'ws';
-import { makeMessages, parseArgs, Tally } from '../examples/bench-workload';
+import { makeMessages, parseArgs, runConnections, Tally } from '../examples/bench-workload';
 
 /** Whether this `ws` masks with the bufferutil addon (as ws_echo.js tells). */
 function bufferUtilLoaded(): boolean {
@@ -62,12 +62,7 @@ async function main(): Promise<void> {
       });
     });
 
-  // At most `concurrency` connections in progress, as mergeMap(…, concurrency) in examples/bench.ts.
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < args.connections) await run(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(args.concurrency, args.connections) }, worker));
+  await runConnections(args, run);
   tally.finish();
 }
 

@@ -46,6 +46,19 @@ export function parseArgs(argv: string[]): BenchArgs {
   return args;
 }
 
+/**
+ * Runs `run(id)` for connections 0…N-1, at most `concurrency` at a time, as
+ * `mergeMap(…, concurrency)` does in examples/bench.ts (for the clients that
+ * are written without RxJS).
+ */
+export async function runConnections(args: BenchArgs, run: (id: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < args.connections) await run(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(args.concurrency, args.connections) }, worker));
+}
+
 const TAG = 16;
 
 /** Message `seq` of connection `id`: `TEST TEST ...` + hex tag (no tag below 16 bytes). */

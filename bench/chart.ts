@@ -114,7 +114,7 @@ export function panels(d: ChartData): Panel[] {
     if (bars.length) {
       out.push({
         title: 'client side: the bench client',
-        subtitle: `examples/bench (ws-rx), bench/ws-client (ws), bench/node-min-client: ${d.client?.connections} conns x ${d.client?.messages_per_connection} ping-pongs vs wsecho`,
+        subtitle: `examples/bench, bench/ws-client, bench/node-min-client: ${d.client?.connections} x ${d.client?.messages_per_connection} vs wsecho`,
         unit: 'msgs/s',
         lowerIsBetter: false,
         base: 'ws',

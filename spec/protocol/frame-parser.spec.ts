@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FrameParser } from '../../lib/protocol/frame-parser';
 import { ParserRecorder, ParserEvent } from './recorder';
-import { clientFrame, closePayload, frame, fresh, randomSplit, splits } from '../helpers';
+import { clientFrame, closePayload, frame, fresh, randomSplit, rng, splits } from '../helpers';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const txt = (s: string) => Buffer.from(s).toString('hex');
@@ -74,6 +74,39 @@ describe('protocol/frame-parser', () => {
         }
       });
     }
+
+    it('a 70,000-byte masked frame of random bytes, cut into a few large pieces anywhere (straddling pieces of 1 KiB and more go through the SIMD loop at every key phase)', () => {
+      const r = rng(70_000);
+      const payload = Buffer.alloc(70_000);
+      for (let i = 0; i < payload.length; i++) payload[i] = Math.floor(r() * 256);
+      const text = Buffer.from(payload.toString('base64').slice(0, 70_000));
+      const key = Buffer.from([0x9b, 0x01, 0xc7, 0x5e]);
+      const bytes = Buffer.concat([clientFrame(2, payload, { mask: key }), clientFrame(1, text, { mask: key })]);
+      const expected = [
+        ['message', payload.toString('hex'), false],
+        ['message', text.toString('hex'), true],
+      ];
+      const head = 14; // 2 + 8-byte length + 4-byte key
+      const cuts: number[][] = [];
+      // Around the first payload byte, the 16 KiB blocks of the SIMD loop and the second frame.
+      for (const base of [head, head + 16 * 1024, head + 32 * 1024, 70_000 + head, 70_000 + 2 * head + 1024]) {
+        for (let d = -3; d <= 4; d++) cuts.push([base + d]);
+      }
+      for (let i = 0; i < 40; i++) {
+        const n = 1 + Math.floor(r() * 3);
+        cuts.push(Array.from({ length: n }, () => 1 + Math.floor(r() * (bytes.length - 1))).sort((a, b) => a - b));
+      }
+      for (const at of cuts) {
+        const pieces: Buffer[] = [];
+        let from = 0;
+        for (const c of at) {
+          pieces.push(bytes.subarray(from, c));
+          from = c;
+        }
+        pieces.push(bytes.subarray(from));
+        expect(run(pieces, 'server'), `cut at ${at.join(', ')}`).to.deep.equal(expected);
+      }
+    });
 
     it('rejects a 64-bit length with the top bit set (1002)', () => {
       expect(parseAllWays(hex('82 7f 80 00 00 00 00 00 00 01'))).to.deep.equal([['error', 1002, 'WS_ERR_INVALID_LENGTH']]);

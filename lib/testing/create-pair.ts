@@ -52,19 +52,15 @@ export interface ConnectionPair {
 /** A StreamTransport whose flushes are scheduled actions (not microtasks), for virtual time. */
 class ScheduledTransport extends StreamTransport {
   private readonly scheduler: SchedulerLike;
-  private flushQueued = false;
 
   constructor(stream: VirtualStream, options: StreamTransportOptions, scheduler: SchedulerLike) {
     super(stream as unknown as Duplex, options);
     this.scheduler = scheduler;
   }
 
-  override onOutput(): void {
-    // As on real streams: what a receive produces leaves in receive's own flush.
-    if (this.inReceive || this.flushQueued) return;
-    this.flushQueued = true;
+  protected override scheduleFlush(): void {
     this.scheduler.schedule(() => {
-      this.flushQueued = false;
+      this.flushScheduled = false;
       this.flush();
     });
   }

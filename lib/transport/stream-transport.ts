@@ -106,8 +106,8 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private readonly closeTimeout: number;
   private head: Buffer | null;
   /** Set while `receive` runs: output queued meanwhile goes out in its closing flush. */
-  protected inReceive = false;
-  /** @internal Queued in `flushQueue` for the next microtask. */
+  private inReceive = false;
+  /** @internal A flush is scheduled (see `scheduleFlush`); whoever runs it clears this first. */
   flushScheduled = false;
   private isStarted = false;
   private userPaused = false;
@@ -267,6 +267,14 @@ export class StreamTransport implements Transport, ProtocolHandler {
   onOutput(): void {
     if (this.inReceive || this.flushScheduled) return;
     this.flushScheduled = true;
+    this.scheduleFlush();
+  }
+
+  /**
+   * Runs `flush()` later, clearing `flushScheduled` first: here in one
+   * microtask for all transports (the testing kit schedules it in virtual time).
+   */
+  protected scheduleFlush(): void {
     if (flushQueue.push(this) === 1) queueMicrotask(flushQueued);
   }
   onCloseTransport(): void {

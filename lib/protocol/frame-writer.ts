@@ -240,5 +240,4 @@ export class FrameWriter {
     this.segSlab = null;
     this.segStart = this.segEnd = 0;
   }
-
 }

@@ -15,6 +15,7 @@ import type { PerMessageDeflateOptions } from './protocol/deflate';
 import type { ExtensionFactory } from './protocol/extension';
 import { ConnectionOptions, resolveConnectionOptions } from './options';
 import { Accepted, AcceptOptions, acceptStream, HandshakeHook } from './transport/accept';
+import { acceptHandles, HandleSocket } from './transport/handle-socket';
 
 /** Settings shared by `listen`, `attach` and `upgrade`. */
 export interface EndpointOptions extends ConnectionOptions {
@@ -59,6 +60,15 @@ export interface ServerOptions extends EndpointOptions {
   tls?: tls.TlsOptions;
   /** TCP listen backlog. Default 1024. */
   backlog?: number;
+  /**
+   * Run plain-TCP (ws:) connections on libuv's TCP handle directly instead of
+   * building a `net.Socket` for each (see `lib/transport/handle-socket.ts`):
+   * on many short connections Node's stream layer costs more than the
+   * WebSocket protocol. Default `true` where the handle is reachable (it is
+   * not under `--pending-deprecation`: `net.Socket` then, without a
+   * warning). `false`: always `net.Socket`. wss: always uses `tls`.
+   */
+  directSockets?: boolean;
   /** Called with the bound address as soon as the server listens. */
   onListening?: (address: net.AddressInfo) => void;
 }
@@ -224,7 +234,7 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
 
   const observable = new Observable<Connection>((subscriber) => {
     const set = new ConnectionSet(shutdownTimeout);
-    const handshaking = new Set<net.Socket>();
+    const handshaking = new Set<net.Socket | HandleSocket>();
     let stopped = false;
     const accept = acceptOptions(opts, set, reporter);
     let server: net.Server;
@@ -239,9 +249,11 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
       server.on('tlsClientError', (error: Error) => reporter.report(error, false));
     } else {
       server = net.createServer();
+      // Before listen's own callback: the loop has not accepted anything yet.
+      if (opts.directSockets !== false) server.once('listening', () => acceptHandles(server, onSocket));
     }
 
-    const onSocket = (socket: net.Socket): void => {
+    const onSocket = (socket: net.Socket | HandleSocket): void => {
       if (stopped) {
         socket.destroy();
         return;

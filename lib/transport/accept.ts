@@ -30,7 +30,7 @@ import {
 } from '../protocol/handshake';
 import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
 import { emptyList } from '../protocol/lists';
-import { StreamTransport } from './stream-transport';
+import { ByteStream, StreamTransport } from './stream-transport';
 
 /** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
@@ -142,8 +142,8 @@ interface PeerInfo {
   secure: boolean;
 }
 
-function peerOf(stream: Duplex): PeerInfo {
-  const s = stream as Duplex & { remoteAddress?: string; remotePort?: number; encrypted?: boolean };
+function peerOf(stream: ByteStream): PeerInfo {
+  const s = stream as ByteStream & { remoteAddress?: string; remotePort?: number; encrypted?: boolean };
   return { remoteAddress: s.remoteAddress, remotePort: s.remotePort, secure: s.encrypted === true };
 }
 
@@ -153,7 +153,7 @@ function peerOf(stream: Duplex): PeerInfo {
  * then calls `start()`), or with null when the handshake failed (the stream
  * is then answered with an HTTP error where possible and closed).
  */
-export function acceptStream(stream: Duplex, options: AcceptOptions, done: AcceptCallback): void {
+export function acceptStream(stream: ByteStream, options: AcceptOptions, done: AcceptCallback): void {
   let buf: Buffer | null = null;
   const hs = new PendingHandshake(stream, options, done);
   const onData = (chunk: Buffer): void => {
@@ -227,7 +227,7 @@ class PendingHandshake {
   private readonly onClose = (): void => this.abort('socket closed during the handshake');
 
   constructor(
-    private readonly stream: Duplex,
+    private readonly stream: ByteStream,
     private readonly options: AcceptOptions,
     private readonly done: AcceptCallback,
   ) {
@@ -417,6 +417,6 @@ function hookRequest(head: HttpRequestHead, request: ClientHandshakeRequest, pee
 }
 
 function ignore(): void {}
-function destroyStream(stream: Duplex): void {
+function destroyStream(stream: ByteStream): void {
   stream.destroy();
 }

@@ -70,6 +70,27 @@ export interface StreamTransportOptions {
   sendHook?: SendFrameHook | null;
 }
 
+/**
+ * The part of a `Duplex` a transport and the server handshake use: a
+ * `net`/`tls` socket, the testing kit's in-memory duplex, a `HandleSocket`.
+ */
+export interface ByteStream {
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  readonly writableLength: number;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(data: Buffer | string): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): unknown;
+  end(data: Buffer | string): unknown;
+  destroy(error?: Error): unknown;
+}
+
 const kTransport = Symbol('ws-rx.transport');
 
 /**
@@ -95,13 +116,13 @@ function flushQueued(): void {
   }
   flushQueue.length = 0;
 }
-type TaggedStream = Duplex & { [kTransport]?: StreamTransport };
+type TaggedStream = ByteStream & { [kTransport]?: StreamTransport };
 
-/** A transport over a Node `Duplex`. */
+/** A transport over a Node `Duplex` (or the part of one a {@link ByteStream} names). */
 export class StreamTransport implements Transport, ProtocolHandler {
   readonly protocol: WebSocketProtocol;
   listener: TransportListener | null = null;
-  readonly stream: Duplex;
+  readonly stream: ByteStream;
   private readonly highWaterMark: number;
   private readonly closeTimeout: number;
   private head: Buffer | null;
@@ -121,7 +142,7 @@ export class StreamTransport implements Transport, ProtocolHandler {
   private closeTimer: NodeJS.Timeout | null = null;
   private streamError: Error | null = null;
 
-  constructor(stream: Duplex, options: StreamTransportOptions, head: Buffer | null = null) {
+  constructor(stream: ByteStream, options: StreamTransportOptions, head: Buffer | null = null) {
     this.stream = stream;
     this.highWaterMark = options.highWaterMark;
     this.closeTimeout = options.closeTimeout;
@@ -364,7 +385,7 @@ function closeTimerFired(t: StreamTransport): void {
   );
 }
 
-function destroyAfterFinish(this: Duplex): void {
+function destroyAfterFinish(this: ByteStream): void {
   this.destroy();
 }
 

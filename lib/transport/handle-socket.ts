@@ -1,0 +1,447 @@
+/**
+ * A plain-TCP connection driven on libuv's TCP handle itself, without a
+ * `net.Socket` around it: what `listen` accepts by default.
+ *
+ * Why: on the seed's workload (10,000 connections, 10 small messages each) a
+ * `net.Socket` costs more than the whole WebSocket protocol. Building one per
+ * connection (a Duplex with its two stream states), pushing every read
+ * through `Readable`, and every write through `Writable` (its buffer, its
+ * `nextTick` after each write) took about half of the least a Node echo
+ * server can do in user time. The handle below is the same object `net`
+ * drives (`net.Server` still binds, listens and accepts); only the layer
+ * between it and us is gone. Reads arrive as one `data` event per libuv
+ * read, writes go straight to `writeBuffer`/`writev` (libuv tries the
+ * `write(2)` at once and queues only what the kernel did not take).
+ *
+ * It implements the part of `Duplex` that the handshake and
+ * `StreamTransport` use, with `net.Socket`'s semantics for a server
+ * connection (`allowHalfOpen: false`): `data`, `end`, `finish`, `drain`,
+ * `error`, `close`; `pause`/`resume` stop and restart reading; `end()` sends
+ * FIN once queued writes are out; the socket is destroyed (and `close`
+ * emitted) once both directions are done, or on an error.
+ *
+ * The handle's classes come from `process.binding` (Node's internal
+ * bindings, as `net` itself uses them). Where they are not reachable, or
+ * where reaching them would print a deprecation warning
+ * (`--pending-deprecation`), {@link handleBindings} says so and `listen`
+ * keeps `net.Socket`; `listen({ directSockets: false })` does too.
+ */
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+/** A libuv write request (node's `WriteWrap`); ours carries what it keeps alive. */
+interface WriteReq {
+  handle: StreamHandle;
+  oncomplete: (this: WriteReq, status: number) => void;
+  /** Keeps the written memory alive while libuv still reads it. */
+  data: Buffer | string | Buffer[] | null;
+}
+
+interface ShutdownReq {
+  handle: StreamHandle;
+  oncomplete: (this: ShutdownReq, status: number) => void;
+}
+
+/** The parts of node's `TCP` handle (a `LibuvStreamWrap`) used here. */
+interface StreamHandle {
+  /** Must stay a function (node checks). */
+  onread: (this: StreamHandle, buffer: ArrayBuffer | undefined) => void;
+  readonly writeQueueSize: number;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteReq, data: Buffer): number;
+  writev(req: WriteReq, chunks: Buffer[], allBuffers: true): number;
+  writeUtf8String(req: WriteReq, data: string): number;
+  shutdown(req: ShutdownReq): number;
+  close(callback: (this: StreamHandle) => void): void;
+  getpeername(out: { address?: string; port?: number }): number;
+  setNoDelay(enable: boolean): number;
+  /** Our back reference (node's is `owner_symbol`). */
+  wsrxSocket?: HandleSocket;
+}
+
+/** What is needed from node's internal `tcp_wrap`, `stream_wrap` and `uv` bindings. */
+export interface HandleBindings {
+  TCP: abstract new (...args: never[]) => object;
+  WriteWrap: new () => WriteReq;
+  ShutdownWrap: new () => ShutdownReq;
+  /** `streamBaseState`: how the handle reports a read's size and a write's outcome. */
+  state: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+  UV_EOF: number;
+  UV_ENOTCONN: number;
+}
+
+let bindings: HandleBindings | null | undefined;
+
+function pendingDeprecation(): boolean {
+  return (
+    process.execArgv.includes('--pending-deprecation') ||
+    (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation') ||
+    process.env.NODE_PENDING_DEPRECATION === '1'
+  );
+}
+
+/**
+ * Node's handle classes, or null when they cannot be used here: no
+ * `process.binding` (a future Node, a permission model that denies it), a
+ * shape that is not the one this file was written against (checked, not
+ * assumed), or `--pending-deprecation`, under which asking would print
+ * DEP0111 to the user's console.
+ */
+export function handleBindings(): HandleBindings | null {
+  if (bindings !== undefined) return bindings;
+  bindings = null;
+  if (pendingDeprecation()) return null;
+  try {
+    const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
+    if (typeof binding !== 'function') return null;
+    const tcp = binding('tcp_wrap');
+    const stream = binding('stream_wrap');
+    const uv = binding('uv');
+    const state = stream.streamBaseState;
+    const proto = (tcp.TCP as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+    const ok =
+      typeof tcp.TCP === 'function' &&
+      typeof stream.WriteWrap === 'function' &&
+      typeof stream.ShutdownWrap === 'function' &&
+      state instanceof Int32Array &&
+      typeof stream.kReadBytesOrError === 'number' &&
+      typeof stream.kArrayBufferOffset === 'number' &&
+      typeof stream.kLastWriteWasAsync === 'number' &&
+      typeof uv.UV_EOF === 'number' &&
+      typeof uv.UV_ENOTCONN === 'number' &&
+      proto !== undefined &&
+      ['readStart', 'readStop', 'writeBuffer', 'writev', 'writeUtf8String', 'shutdown', 'close', 'getpeername', 'setNoDelay'].every(
+        (name) => typeof proto[name] === 'function',
+      );
+    if (!ok) return null;
+    bindings = {
+      TCP: tcp.TCP as HandleBindings['TCP'],
+      WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
+      ShutdownWrap: stream.ShutdownWrap as HandleBindings['ShutdownWrap'],
+      state,
+      kReadBytesOrError: stream.kReadBytesOrError as number,
+      kArrayBufferOffset: stream.kArrayBufferOffset as number,
+      kLastWriteWasAsync: stream.kLastWriteWasAsync as number,
+      UV_EOF: uv.UV_EOF as number,
+      UV_ENOTCONN: uv.UV_ENOTCONN as number,
+    };
+  } catch {
+    bindings = null;
+  }
+  return bindings;
+}
+
+/** A system error as node reports it: `read ECONNRESET`, with `code`, `errno`, `syscall`. */
+function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+  let code: string;
+  try {
+    code = getSystemErrorName(errno);
+  } catch {
+    code = `E${-errno}`;
+  }
+  const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
+  error.errno = errno;
+  error.code = code;
+  error.syscall = syscall;
+  return error;
+}
+
+/**
+ * A write request whose last write completed synchronously carries no libuv
+ * request: the next write reuses it (one allocation less per write).
+ */
+let spareReq: WriteReq | null = null;
+
+function noopComplete(): void {}
+function ignoreRead(): void {}
+
+/** One plain-TCP connection on its libuv handle. */
+export class HandleSocket extends EventEmitter {
+  destroyed = false;
+  /** `end()` was called: no more writes. */
+  writableEnded = false;
+  /** The FIN is out (all queued writes first). */
+  writableFinished = false;
+  readonly encrypted = false;
+  private readonly b: HandleBindings;
+  private readonly handle: StreamHandle;
+  private reading = false;
+  private paused = false;
+  private readEnded = false;
+  /** Writes libuv has queued (the kernel did not take them at once). */
+  private asyncWrites = 0;
+  private corked = 0;
+  private corkedChunks: Buffer[] = [];
+  private corkedBytes = 0;
+  private peer: { address?: string; port?: number } | null = null;
+  private closeError: Error | null = null;
+
+  /** Takes over `handle` (an accepted TCP connection) and starts reading. */
+  constructor(handle: object, b: HandleBindings) {
+    super();
+    this.b = b;
+    this.handle = handle as StreamHandle;
+    this.handle.wsrxSocket = this;
+    this.handle.onread = onHandleRead;
+    this.startReading();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.peerName().address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.peerName().port;
+  }
+
+  /** Bytes accepted but not yet taken by the kernel. */
+  get writableLength(): number {
+    return this.handle.writeQueueSize + this.corkedBytes;
+  }
+
+  setNoDelay(enable = true): this {
+    if (!this.destroyed) this.handle.setNoDelay(enable);
+    return this;
+  }
+
+  pause(): this {
+    this.paused = true;
+    if (this.reading) {
+      this.reading = false;
+      this.handle.readStop();
+    }
+    return this;
+  }
+
+  resume(): this {
+    this.paused = false;
+    this.startReading();
+    return this;
+  }
+
+  cork(): void {
+    this.corked++;
+  }
+
+  uncork(): void {
+    if (this.corked === 0) return;
+    if (--this.corked === 0) this.flushCorked();
+  }
+
+  /** Writes `data` (a string as UTF-8). False once ended or destroyed (nothing is written then). */
+  write(data: Buffer | string): boolean {
+    if (this.destroyed || this.writableEnded) return false;
+    if (this.corked > 0) {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+      this.corkedChunks.push(chunk);
+      this.corkedBytes += chunk.length;
+      return true;
+    }
+    const req = takeReq(this.b);
+    req.handle = this.handle;
+    const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
+    this.afterWrite(req, err, data);
+    return !this.destroyed;
+  }
+
+  /** Writes `data` if given, then sends FIN once everything queued is out. */
+  end(data?: Buffer | string): this {
+    if (data !== undefined) this.write(data);
+    if (this.writableEnded) return this;
+    this.writableEnded = true;
+    this.corked = 0;
+    this.flushCorked();
+    if (this.destroyed) return this;
+    const req = new this.b.ShutdownWrap();
+    req.handle = this.handle;
+    req.oncomplete = onShutdown;
+    const err = this.handle.shutdown(req);
+    // 1: done synchronously; ENOTCONN: the peer is gone already. Either way
+    // the writable side is over; say so after the caller's next lines, as a
+    // Writable emits `finish`.
+    if (err === 1 || err === this.b.UV_ENOTCONN) process.nextTick(finishNT, this);
+    else if (err !== 0) this.destroy(errnoError(err, 'shutdown'));
+    return this;
+  }
+
+  /** Closes the handle at once; `error` (if any) then `close` follow asynchronously. */
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.reading = false;
+    this.closeError = error ?? null;
+    this.corkedChunks = [];
+    this.corkedBytes = 0;
+    this.handle.onread = ignoreRead;
+    this.handle.close(onHandleClose);
+    return this;
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private startReading(): void {
+    if (this.reading || this.paused || this.readEnded || this.destroyed) return;
+    this.reading = true;
+    const err = this.handle.readStart();
+    if (err !== 0) this.destroy(errnoError(err, 'read'));
+  }
+
+  private flushCorked(): void {
+    const chunks = this.corkedChunks;
+    if (chunks.length === 0) return;
+    this.corkedBytes = 0;
+    if (this.destroyed) {
+      chunks.length = 0;
+      return;
+    }
+    if (chunks.length === 1) {
+      const only = chunks[0];
+      chunks.length = 0;
+      this.write(only);
+      return;
+    }
+    const req = takeReq(this.b);
+    req.handle = this.handle;
+    const err = this.handle.writev(req, chunks, true);
+    if (err === 0 && this.b.state[this.b.kLastWriteWasAsync] !== 0) this.corkedChunks = [];
+    else chunks.length = 0;
+    this.afterWrite(req, err, chunks);
+  }
+
+  private afterWrite(req: WriteReq, err: number, data: Buffer | string | Buffer[]): void {
+    if (err !== 0) {
+      spareReq = req;
+      this.destroy(errnoError(err, 'write'));
+      return;
+    }
+    if (this.b.state[this.b.kLastWriteWasAsync] !== 0) {
+      // libuv holds the request until the kernel takes the rest: keep the
+      // memory alive and hear when it is done.
+      req.data = data;
+      req.oncomplete = onWriteComplete;
+      this.asyncWrites++;
+    } else {
+      spareReq = req;
+    }
+  }
+
+  private peerName(): { address?: string; port?: number } {
+    if (this.peer === null) {
+      const out: { address?: string; port?: number } = {};
+      if (!this.destroyed) this.handle.getpeername(out);
+      // Only a successful answer is kept (a closed socket has none).
+      if (out.address !== undefined) this.peer = out;
+      return out;
+    }
+    return this.peer;
+  }
+
+  /** @internal */
+  handleRead(nread: number, buffer: ArrayBuffer | undefined, offset: number): void {
+    if (nread > 0) {
+      if (!this.destroyed) this.emit('data', Buffer.from(buffer!, offset, nread));
+      return;
+    }
+    if (nread === 0) return;
+    if (nread !== this.b.UV_EOF) {
+      this.destroy(errnoError(nread, 'read'));
+      return;
+    }
+    if (this.readEnded) return;
+    this.readEnded = true;
+    this.reading = false;
+    this.emit('end');
+    // allowHalfOpen: false, as net.Server's sockets: the peer's FIN is answered with ours.
+    if (this.destroyed) return;
+    if (!this.writableEnded) this.end();
+    else if (this.writableFinished) this.destroy();
+  }
+
+  /** @internal */
+  handleWriteComplete(status: number): void {
+    this.asyncWrites--;
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.destroy(errnoError(status, 'write'));
+      return;
+    }
+    if (this.asyncWrites === 0) this.emit('drain');
+  }
+
+  /** @internal */
+  handleFinish(): void {
+    if (this.writableFinished || this.destroyed) return;
+    this.writableFinished = true;
+    this.emit('finish');
+    if (this.readEnded) this.destroy();
+  }
+
+  /** @internal */
+  handleClose(): void {
+    const error = this.closeError;
+    if (error !== null && this.listenerCount('error') > 0) this.emit('error', error);
+    this.emit('close', error !== null);
+  }
+}
+
+function takeReq(b: HandleBindings): WriteReq {
+  const req = spareReq;
+  if (req !== null) {
+    spareReq = null;
+    return req;
+  }
+  const fresh = new b.WriteWrap();
+  fresh.oncomplete = noopComplete;
+  fresh.data = null;
+  return fresh;
+}
+
+function onHandleRead(this: StreamHandle, buffer: ArrayBuffer | undefined): void {
+  // A socket exists, so the bindings were loaded.
+  const b = bindings!;
+  this.wsrxSocket!.handleRead(b.state[b.kReadBytesOrError], buffer, b.state[b.kArrayBufferOffset]);
+}
+
+function onWriteComplete(this: WriteReq, status: number): void {
+  this.data = null;
+  this.handle.wsrxSocket!.handleWriteComplete(status);
+}
+
+function onShutdown(this: ShutdownReq): void {
+  this.handle.wsrxSocket!.handleFinish();
+}
+
+function finishNT(socket: HandleSocket): void {
+  socket.handleFinish();
+}
+
+function onHandleClose(this: StreamHandle): void {
+  this.wsrxSocket!.handleClose();
+}
+
+/**
+ * Makes a listening `net.Server` hand its plain-TCP connections to
+ * `onSocket` as {@link HandleSocket}s instead of building a `net.Socket` for
+ * each (`net` keeps binding, listening, `address()` and `close()`). Call it
+ * on `listening`, before the loop can accept anything. False, and nothing
+ * changed, when the handle classes are not usable here or the server's
+ * handle is not a TCP handle (a cluster worker's shared handle, a pipe).
+ */
+export function acceptHandles(server: net.Server, onSocket: (socket: HandleSocket) => void): boolean {
+  const b = handleBindings();
+  const listening = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
+  if (b === null || listening == null || !(listening instanceof b.TCP) || typeof listening.onconnection !== 'function') return false;
+  listening.onconnection = (err: number, client: object | undefined): void => {
+    if (err) {
+      server.emit('error', errnoError(err, 'accept'));
+      return;
+    }
+    onSocket(new HandleSocket(client!, b));
+  };
+  return true;
+}

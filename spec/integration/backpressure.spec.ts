@@ -20,13 +20,13 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-describe('integration/backpressure (child process)', function () {
+for (const sockets of ['direct', 'net'] as const) describe(`integration/backpressure (child process, ${sockets} sockets)`, function () {
   this.timeout(60000);
   let child: ChildProcess;
   let port: number;
 
   before(async () => {
-    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', 'fixtures', 'echo-child.ts')], {
+    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', 'fixtures', 'echo-child.ts'), ...(sockets === 'net' ? ['--net-sockets'] : [])], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     port = await new Promise<number>((resolve, reject) => {

@@ -29,6 +29,14 @@ export interface ClientOptions extends ConnectionOptions {
   /** Extra `net.connect` options (`family`, `localAddress`...). */
   socket?: Partial<net.TcpNetConnectOpts>;
   /**
+   * For a ws: URL whose host is an IP address (and no `socket` options),
+   * connect on libuv's TCP handle directly instead of a `net.Socket` (as
+   * `listen` does; see `lib/transport/handle-socket.ts`). Default `true`
+   * where the handle is reachable. `false`: always `net.connect`. Host names
+   * and wss: always go through `net`/`tls`.
+   */
+  directSockets?: boolean;
+  /**
    * Offer permessage-deflate (RFC 7692): `true` for the defaults, options,
    * or several option sets to offer as alternatives (most preferred first).
    * Default: off.
@@ -90,6 +98,7 @@ export function connect(url: string | URL, options?: ClientOptions): Observable<
         maxHeaderSize: settings.maxHeaderSize,
         tls: options?.tls,
         socket: options?.socket,
+        directSockets: options?.directSockets,
       },
       (result) => {
         if (result instanceof Error) {

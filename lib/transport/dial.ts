@@ -5,7 +5,6 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import type { SendFrameHook } from '../protocol/connection';
 import { HandshakeError } from '../protocol/errors';
 import { acceptClient, clientOffers, type Extension } from '../protocol/extension';
@@ -16,7 +15,8 @@ import {
   validateServerResponse,
 } from '../protocol/handshake';
 import { HttpResponseHead, parseResponseHead } from '../protocol/http';
-import { StreamTransport } from './stream-transport';
+import { connectHandle } from './handle-socket';
+import { ByteStream, StreamTransport } from './stream-transport';
 
 /** A parsed `ws:` / `wss:` URL. */
 export interface WebSocketUrl {
@@ -75,6 +75,8 @@ export interface DialOptions {
   tls?: tls.ConnectionOptions;
   /** Extra `net.connect` options (family, localAddress...). */
   socket?: Partial<net.TcpNetConnectOpts>;
+  /** `false`: a `net.Socket` even where a libuv handle could be used (see `connect`). */
+  directSockets?: boolean;
 }
 
 /** A completed client handshake. */
@@ -99,19 +101,7 @@ export function dial(
   const offers = clientOffers(instances);
   let finished = false;
   let buf: Buffer | null = null;
-  let stream: Duplex;
-  if (url.secure) {
-    stream = tls.connect({
-      host: url.host,
-      port: url.port,
-      servername: net.isIP(url.host) ? undefined : url.host,
-      ALPNProtocols: ['http/1.1'],
-      ...options.socket,
-      ...options.tls,
-    });
-  } else {
-    stream = net.connect({ host: url.host, port: url.port, ...options.socket });
-  }
+  const stream = openStream(url, options);
   (stream as net.Socket).setNoDelay?.(true);
   const timer = setTimeout(
     () => fail(new HandshakeError(`opening handshake timed out after ${options.handshakeTimeout} ms`, 0, 'WS_ERR_HANDSHAKE_TIMEOUT')),
@@ -213,6 +203,22 @@ export function dial(
       stream.destroy();
     }
   };
+}
+
+/** A TLS socket, a libuv handle (an IP literal, no socket options), or a net.Socket. */
+function openStream(url: WebSocketUrl, options: DialOptions): ByteStream {
+  if (url.secure) {
+    return tls.connect({
+      host: url.host,
+      port: url.port,
+      servername: net.isIP(url.host) ? undefined : url.host,
+      ALPNProtocols: ['http/1.1'],
+      ...options.socket,
+      ...options.tls,
+    });
+  }
+  const direct = options.socket === undefined && options.directSockets !== false ? connectHandle(url.host, url.port) : null;
+  return direct ?? net.connect({ host: url.host, port: url.port, ...options.socket });
 }
 
 function isTlsError(err: { code?: string }): boolean {

@@ -27,6 +27,7 @@
  * keeps `net.Socket`; `listen({ directSockets: false })` does too.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
@@ -36,6 +37,12 @@ interface WriteReq {
   oncomplete: (this: WriteReq, status: number) => void;
   /** Keeps the written memory alive while libuv still reads it. */
   data: Buffer | string | Buffer[] | null;
+}
+
+interface ConnectReq {
+  oncomplete: (this: ConnectReq, status: number, handle: StreamHandle, req: ConnectReq) => void;
+  address: string;
+  port: number;
 }
 
 interface ShutdownReq {
@@ -57,13 +64,18 @@ interface StreamHandle {
   close(callback: (this: StreamHandle) => void): void;
   getpeername(out: { address?: string; port?: number }): number;
   setNoDelay(enable: boolean): number;
+  connect(req: ConnectReq, address: string, port: number): number;
+  connect6(req: ConnectReq, address: string, port: number): number;
   /** Our back reference (node's is `owner_symbol`). */
   wsrxSocket?: HandleSocket;
 }
 
 /** What is needed from node's internal `tcp_wrap`, `stream_wrap` and `uv` bindings. */
 export interface HandleBindings {
-  TCP: abstract new (...args: never[]) => object;
+  TCP: new (type: number) => object;
+  /** `TCP`'s type for a connecting socket. */
+  SOCKET: number;
+  TCPConnectWrap: new () => ConnectReq;
   WriteWrap: new () => WriteReq;
   ShutdownWrap: new () => ShutdownReq;
   /** `streamBaseState`: how the handle reports a read's size and a write's outcome. */
@@ -106,6 +118,8 @@ export function handleBindings(): HandleBindings | null {
     const proto = (tcp.TCP as { prototype?: Record<string, unknown> } | undefined)?.prototype;
     const ok =
       typeof tcp.TCP === 'function' &&
+      typeof tcp.TCPConnectWrap === 'function' &&
+      typeof (tcp.constants as { SOCKET?: unknown } | undefined)?.SOCKET === 'number' &&
       typeof stream.WriteWrap === 'function' &&
       typeof stream.ShutdownWrap === 'function' &&
       state instanceof Int32Array &&
@@ -115,12 +129,14 @@ export function handleBindings(): HandleBindings | null {
       typeof uv.UV_EOF === 'number' &&
       typeof uv.UV_ENOTCONN === 'number' &&
       proto !== undefined &&
-      ['readStart', 'readStop', 'writeBuffer', 'writev', 'writeUtf8String', 'shutdown', 'close', 'getpeername', 'setNoDelay'].every(
+      ['readStart', 'readStop', 'writeBuffer', 'writev', 'writeUtf8String', 'shutdown', 'close', 'getpeername', 'setNoDelay', 'connect', 'connect6'].every(
         (name) => typeof proto[name] === 'function',
       );
     if (!ok) return null;
     bindings = {
       TCP: tcp.TCP as HandleBindings['TCP'],
+      SOCKET: (tcp.constants as { SOCKET: number }).SOCKET,
+      TCPConnectWrap: tcp.TCPConnectWrap as HandleBindings['TCPConnectWrap'],
       WriteWrap: stream.WriteWrap as HandleBindings['WriteWrap'],
       ShutdownWrap: stream.ShutdownWrap as HandleBindings['ShutdownWrap'],
       state,
@@ -136,18 +152,27 @@ export function handleBindings(): HandleBindings | null {
   return bindings;
 }
 
-/** A system error as node reports it: `read ECONNRESET`, with `code`, `errno`, `syscall`. */
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+/**
+ * A system error as node reports it: `read ECONNRESET`, with `code`,
+ * `errno`, `syscall` (and `connect ECONNREFUSED 127.0.0.1:9`, with
+ * `address` and `port`).
+ */
+function errnoError(errno: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException {
   let code: string;
   try {
     code = getSystemErrorName(errno);
   } catch {
     code = `E${-errno}`;
   }
-  const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
+  const where = address === undefined ? '' : ` ${address}:${port}`;
+  const error: NodeJS.ErrnoException & { address?: string; port?: number } = new Error(`${syscall} ${code}${where}`);
   error.errno = errno;
   error.code = code;
   error.syscall = syscall;
+  if (address !== undefined) {
+    error.address = address;
+    error.port = port;
+  }
   return error;
 }
 
@@ -170,6 +195,8 @@ export class HandleSocket extends EventEmitter {
   readonly encrypted = false;
   private readonly b: HandleBindings;
   private readonly handle: StreamHandle;
+  /** A client socket before its TCP connect completes: writes wait (as corked ones do). */
+  connecting: boolean;
   private reading = false;
   private paused = false;
   private readEnded = false;
@@ -181,14 +208,19 @@ export class HandleSocket extends EventEmitter {
   private peer: { address?: string; port?: number } | null = null;
   private closeError: Error | null = null;
 
-  /** Takes over `handle` (an accepted TCP connection) and starts reading. */
-  constructor(handle: object, b: HandleBindings) {
+  /**
+   * Takes over `handle`: an accepted TCP connection (reading starts now), or
+   * with `connecting`, one {@link connectHandle} is connecting (reading
+   * starts on `connect`).
+   */
+  constructor(handle: object, b: HandleBindings, connecting = false) {
     super();
     this.b = b;
     this.handle = handle as StreamHandle;
     this.handle.wsrxSocket = this;
     this.handle.onread = onHandleRead;
-    this.startReading();
+    this.connecting = connecting;
+    if (!connecting) this.startReading();
   }
 
   get remoteAddress(): string | undefined {
@@ -236,7 +268,7 @@ export class HandleSocket extends EventEmitter {
   /** Writes `data` (a string as UTF-8). False once ended or destroyed (nothing is written then). */
   write(data: Buffer | string): boolean {
     if (this.destroyed || this.writableEnded) return false;
-    if (this.corked > 0) {
+    if (this.corked > 0 || this.connecting) {
       const chunk = typeof data === 'string' ? Buffer.from(data) : data;
       this.corkedChunks.push(chunk);
       this.corkedBytes += chunk.length;
@@ -255,8 +287,18 @@ export class HandleSocket extends EventEmitter {
     if (this.writableEnded) return this;
     this.writableEnded = true;
     this.corked = 0;
+    if (this.connecting) {
+      // FIN goes out once connected, after what waits.
+      this.once('connect', endAfterConnect);
+      return this;
+    }
     this.flushCorked();
-    if (this.destroyed) return this;
+    this.shutdown();
+    return this;
+  }
+
+  private shutdown(): void {
+    if (this.destroyed) return;
     const req = new this.b.ShutdownWrap();
     req.handle = this.handle;
     req.oncomplete = onShutdown;
@@ -266,7 +308,6 @@ export class HandleSocket extends EventEmitter {
     // Writable emits `finish`.
     if (err === 1 || err === this.b.UV_ENOTCONN) process.nextTick(finishNT, this);
     else if (err !== 0) this.destroy(errnoError(err, 'shutdown'));
-    return this;
   }
 
   /** Closes the handle at once; `error` (if any) then `close` follow asynchronously. */
@@ -285,7 +326,7 @@ export class HandleSocket extends EventEmitter {
   // ---- internals ---------------------------------------------------------
 
   private startReading(): void {
-    if (this.reading || this.paused || this.readEnded || this.destroyed) return;
+    if (this.reading || this.paused || this.readEnded || this.destroyed || this.connecting) return;
     this.reading = true;
     const err = this.handle.readStart();
     if (err !== 0) this.destroy(errnoError(err, 'read'));
@@ -315,7 +356,6 @@ export class HandleSocket extends EventEmitter {
 
   private afterWrite(req: WriteReq, err: number, data: Buffer | string | Buffer[]): void {
     if (err !== 0) {
-      spareReq = req;
       this.destroy(errnoError(err, 'write'));
       return;
     }
@@ -339,6 +379,26 @@ export class HandleSocket extends EventEmitter {
       return out;
     }
     return this.peer;
+  }
+
+  /** @internal The TCP connect finished: `connect`, then what waited goes out and reading starts. */
+  handleConnect(status: number, address: string, port: number): void {
+    if (this.destroyed) return;
+    if (status !== 0) {
+      this.destroy(errnoError(status, 'connect', address, port));
+      return;
+    }
+    this.connecting = false;
+    this.emit('connect');
+    if (this.destroyed) return;
+    if (this.corked === 0) this.flushCorked();
+    this.startReading();
+  }
+
+  /** @internal The deferred end() of a socket ended while connecting. */
+  shutdownNow(): void {
+    this.flushCorked();
+    this.shutdown();
   }
 
   /** @internal */
@@ -416,6 +476,18 @@ function onShutdown(this: ShutdownReq): void {
   this.handle.wsrxSocket!.handleFinish();
 }
 
+function endAfterConnect(this: HandleSocket): void {
+  this.shutdownNow();
+}
+
+function onConnect(this: ConnectReq, status: number, handle: StreamHandle, req: ConnectReq): void {
+  handle.wsrxSocket!.handleConnect(status, req.address, req.port);
+}
+
+function connectFailedNT(socket: HandleSocket, err: number, address: string, port: number): void {
+  socket.handleConnect(err, address, port);
+}
+
 function finishNT(socket: HandleSocket): void {
   socket.handleFinish();
 }
@@ -444,4 +516,26 @@ export function acceptHandles(server: net.Server, onSocket: (socket: HandleSocke
     onSocket(new HandleSocket(client!, b));
   };
   return true;
+}
+
+/**
+ * Opens a client TCP connection to `address` (an IP literal: v4 or v6) and
+ * `port` on a libuv handle: `connect` once connected, or `error` and `close`
+ * (ECONNREFUSED, say). Null when the handle classes are not usable here or
+ * `address` is not an IP (names go through `net.connect`, which resolves them).
+ */
+export function connectHandle(address: string, port: number): HandleSocket | null {
+  const b = handleBindings();
+  const family = isIP(address);
+  if (b === null || family === 0) return null;
+  const handle = new b.TCP(b.SOCKET) as StreamHandle;
+  const socket = new HandleSocket(handle, b, true);
+  const req = new b.TCPConnectWrap();
+  req.oncomplete = onConnect;
+  req.address = address;
+  req.port = port;
+  const err = family === 4 ? handle.connect(req, address, port) : handle.connect6(req, address, port);
+  // As net.Socket does: the failure is reported after the caller has attached its listeners.
+  if (err !== 0) process.nextTick(connectFailedNT, socket, err, address, port);
+  return socket;
 }

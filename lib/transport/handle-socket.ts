@@ -274,11 +274,15 @@ export class HandleSocket extends EventEmitter {
       this.corkedBytes += chunk.length;
       return true;
     }
+    this.writeNow(data);
+    return !this.destroyed;
+  }
+
+  private writeNow(data: Buffer | string): void {
     const req = takeReq(this.b);
     req.handle = this.handle;
     const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
     this.afterWrite(req, err, data);
-    return !this.destroyed;
   }
 
   /** Writes `data` if given, then sends FIN once everything queued is out. */
@@ -343,7 +347,7 @@ export class HandleSocket extends EventEmitter {
     if (chunks.length === 1) {
       const only = chunks[0];
       chunks.length = 0;
-      this.write(only);
+      this.writeNow(only);
       return;
     }
     const req = takeReq(this.b);

@@ -8,7 +8,9 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { acceptHandles, handleBindings, HandleSocket } from '../../lib/transport/handle-socket';
+import { firstValueFrom, switchMap, take, toArray } from 'rxjs';
+import { connect } from '../../lib';
+import { acceptHandles, connectHandle, handleBindings, HandleSocket } from '../../lib/transport/handle-socket';
 import { until } from '../helpers';
 import { loopbackScope, wsOpen } from './util';
 
@@ -99,6 +101,27 @@ describe('integration/HandleSocket (libuv handle, no net.Socket)', () => {
     expect(socket.writableLength).to.equal(0);
     await until(() => atClient.bytes().length === 6, 5000, 'the corked bytes');
     expect(atClient.bytes().toString()).to.equal('abcdef');
+  });
+
+  it('end() while corked sends the corked chunks (one or several), its own data, then FIN', async () => {
+    const { socket, client } = await connected();
+    const atClient = collect(client);
+    const clientEnded = new Promise((r) => client.once('end', r));
+    socket.cork();
+    socket.write('cor');
+    socket.write(Buffer.from('ked, '));
+    socket.end('then the end');
+    await clientEnded;
+    expect(atClient.bytes().toString()).to.equal('corked, then the end');
+
+    // One chunk waiting takes the single-write path.
+    const one = await connected();
+    const atOne = collect(one.client);
+    const oneEnded = new Promise((r) => one.client.once('end', r));
+    one.socket.cork();
+    one.socket.end('alone');
+    await oneEnded;
+    expect(atOne.bytes().toString()).to.equal('alone');
   });
 
   it('what the kernel does not take at once is queued, counted, drained, and arrives whole and in order', async () => {
@@ -202,10 +225,136 @@ describe('integration/HandleSocket (libuv handle, no net.Socket)', () => {
   });
 });
 
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether this machine has an IPv6 loopback to listen on. */
+async function ipv6Loopback(): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => server.close(() => resolve(true)));
+  });
+}
+
+describe('integration/connectHandle (client side, libuv handle)', () => {
+  it('connects, sends what was written before the connect completed, and reads the answer', async () => {
+    const server = net.createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('re:'), d]))));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const socket = connectHandle('127.0.0.1', (server.address() as net.AddressInfo).port)!;
+      expect(socket).to.be.instanceOf(HandleSocket);
+      expect(socket.connecting).to.equal(true);
+      expect(socket.write('early')).to.equal(true);
+      const connected = new Promise((r) => socket.once('connect', r));
+      const got = collect(socket);
+      await connected;
+      expect(socket.connecting).to.equal(false);
+      await until(() => got.bytes().length === 8, 5000, 'the answer');
+      expect(got.bytes().toString()).to.equal('re:early');
+      expect(socket.remotePort).to.equal((server.address() as net.AddressInfo).port);
+      socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('end() while connecting: the data, then FIN, once connected', async () => {
+    const received: Buffer[] = [];
+    let ended!: () => void;
+    const serverSawEnd = new Promise<void>((r) => (ended = r));
+    const server = net.createServer((s) => {
+      s.on('data', (d) => received.push(d));
+      s.on('end', () => ended());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const socket = connectHandle('127.0.0.1', (server.address() as net.AddressInfo).port)!;
+      const seen = events(socket);
+      socket.end('last words');
+      await serverSawEnd;
+      expect(Buffer.concat(received).toString()).to.equal('last words');
+      await until(() => seen.includes('finish'), 5000, 'finish');
+      expect(seen[0]).to.equal('finish');
+      socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a refused connection: error ECONNREFUSED with the address, then close(hadError)', async () => {
+    const port = await closedPort();
+    const socket = connectHandle('127.0.0.1', port)!;
+    const errors: (NodeJS.ErrnoException & { address?: string; port?: number })[] = [];
+    socket.on('error', (e: NodeJS.ErrnoException) => errors.push(e));
+    const hadError = await new Promise<boolean>((r) => socket.once('close', r));
+    expect(hadError).to.equal(true);
+    expect(errors).to.have.length(1);
+    expect(errors[0].code).to.equal('ECONNREFUSED');
+    expect(errors[0].syscall).to.equal('connect');
+    expect(errors[0].message).to.equal(`connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(errors[0].port).to.equal(port);
+  });
+
+  it('connects to an IPv6 literal', async function () {
+    if (!(await ipv6Loopback())) this.skip();
+    const server = net.createServer((s) => s.end('v6'));
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    try {
+      const socket = connectHandle('::1', (server.address() as net.AddressInfo).port)!;
+      const got = collect(socket);
+      await new Promise((r) => socket.once('close', r));
+      expect(got.bytes().toString()).to.equal('v6');
+      expect(socket.remoteAddress).to.equal(undefined);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('leaves host names to net (null): they need a DNS lookup', () => {
+    expect(connectHandle('localhost', 80)).to.equal(null);
+    expect(connectHandle('example.com', 80)).to.equal(null);
+  });
+
+  it('connect() reports a refused connection as a HandshakeError with the cause, on both socket kinds', async () => {
+    const port = await closedPort();
+    for (const directSockets of [true, false]) {
+      const error = await firstValueFrom(connect(`ws://127.0.0.1:${port}`, { directSockets })).then(
+        () => expect.fail('connected to a closed port'),
+        (e: Error & { code?: string; cause?: NodeJS.ErrnoException }) => e,
+      );
+      expect(error.code, `directSockets: ${directSockets}`).to.equal('WS_ERR_CONNECT');
+      expect(error.message).to.equal(`connection failed: connect ECONNREFUSED 127.0.0.1:${port}`);
+      expect(error.cause?.code).to.equal('ECONNREFUSED');
+    }
+  });
+});
+
 describe('integration/listen: directSockets', () => {
   const { start } = loopbackScope();
 
   for (const directSockets of [true, false]) {
+    it(`a ws-rx client and server echo over loopback (directSockets: ${directSockets} on both)`, async () => {
+      const server = await start(undefined, { directSockets });
+      const echoed = await firstValueFrom(
+        connect(server.url, { directSockets }).pipe(
+          switchMap((conn) => {
+            conn.next('one');
+            conn.next(Buffer.from([2]));
+            conn.next('three ✓');
+            return conn.messages$.pipe(take(3), toArray());
+          }),
+        ),
+      );
+      expect(echoed).to.deep.equal(['one', Buffer.from([2]), 'three ✓']);
+    });
+
     it(`echoes text and binary, then closes cleanly (directSockets: ${directSockets})`, async () => {
       const server = await start(undefined, { directSockets });
       const ws = await wsOpen(server.url);

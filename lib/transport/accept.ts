@@ -2,8 +2,8 @@
  * Server side of the opening handshake (RFC 6455 §4.2), shared by every way a
  * request reaches us:
  *
- * - `acceptStream`: a raw stream (`listen`'s TCP or TLS sockets): read the
- *   HTTP head with the core's parser first;
+ * - `acceptStream`: a raw stream (`listen`'s HandleSockets, or its TLS or
+ *   `net` sockets): read the HTTP head with the core's parser first;
  * - `acceptRequest`: a request node:http already parsed (`attach`,
  *   `upgrade`): its `IncomingMessage` is turned into the same head
  *   (`headFromIncomingMessage`, from `rawHeaders` so repeated headers mean

@@ -1,7 +1,7 @@
 /**
- * Glue between the sans-I/O core and a byte stream: a `net.Socket`, a
- * `tls.TLSSocket`, the in-memory duplex of the testing kit, or (later) an
- * HTTP/2 stream. It feeds chunks to the core, writes the core's output, and
+ * Glue between the sans-I/O core and a byte stream: a `HandleSocket` (plain
+ * TCP on libuv's handle, the default), a `net.Socket`, a `tls.TLSSocket`, the
+ * in-memory duplex of the testing kit, or (later) an HTTP/2 stream. It feeds chunks to the core, writes the core's output, and
  * owns the timers (python-websockets `data_received`; ws `setSocket`).
  *
  * Hot path: one module-level `data` listener (state on the instance, ws

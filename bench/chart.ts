@@ -51,6 +51,7 @@ const COLORS: Record<string, string> = {
   'ws +bufferutil': '#72a0c8',
   'ws-noaddons': '#72a0c8',
   'node-min': '#54a24b',
+  'handle-min': '#9ccf8c',
   wsecho: '#8c8c8c',
 };
 const OTHER = '#b279a2';
@@ -78,7 +79,7 @@ function fmt(x: number): string {
 /** Panels in display order; empty panels are left out. */
 export function panels(d: ChartData): Panel[] {
   const out: Panel[] = [];
-  const order = ['ws-rx', 'ws', 'ws-noaddons', 'node-min', 'wsecho'];
+  const order = ['ws-rx', 'ws', 'ws-noaddons', 'node-min', 'handle-min', 'wsecho'];
   const servers = Object.keys(d.server?.summary ?? {}).sort(
     (a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || a.localeCompare(b),
   );
@@ -114,7 +115,7 @@ export function panels(d: ChartData): Panel[] {
     if (bars.length) {
       out.push({
         title: 'client side: the bench client',
-        subtitle: `examples/bench, bench/ws-client, bench/node-min-client: ${d.client?.connections} x ${d.client?.messages_per_connection} vs wsecho`,
+        subtitle: `examples/bench, bench/ws-client, bench/node-min-client (handle-min: --handle): ${d.client?.connections} x ${d.client?.messages_per_connection} vs wsecho`,
         unit: 'msgs/s',
         lowerIsBetter: false,
         base: 'ws',

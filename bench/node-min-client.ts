@@ -12,18 +12,30 @@
  * headers, UTF-8 validation, fragmentation, control frames other than close,
  * and any API above the socket. It still masks every frame with a fresh key
  * (a cheap Math.random one, not a CSPRNG) and checks every echo.
+ *
+ * `--handle` (client `"handle-min"`): the same on libuv's TCP handle
+ * (ws-rx's `connectHandle`, no `net.Socket`): the ceiling for a client that
+ * connects as ws-rx's does. The URL's host must then be an IP address.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { makeMessages, parseArgs, runConnections, Tally } from '../examples/bench-workload';
+import { connectHandle, handleBindings } from '../lib/transport/handle-socket';
+import type { ByteStream } from '../lib/transport/stream-transport';
 import { frameReader, writeHeader } from './frame-header';
 
-const args = parseArgs(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const onHandle = argv.includes('--handle');
+const args = parseArgs(argv.filter((a) => a !== '--handle'));
 const message = makeMessages(args.size);
-const tally = new Tally(args, { client: 'node-min' });
+const tally = new Tally(args, { client: onHandle ? 'handle-min' : 'node-min' });
 const url = new URL(args.url);
 const host = url.hostname;
 const port = Number(url.port || 80);
+if (onHandle && (net.isIP(host) === 0 || handleBindings() === null)) {
+  console.error(`--handle needs an IP address (not ${host}) and Node's handle classes`);
+  process.exit(2);
+}
 const request =
   `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
@@ -37,7 +49,7 @@ function frame(b0: number, payload: Buffer): Buffer[] {
   return [writeHeader(b0, payload.length, true), key, masked];
 }
 
-function send(socket: net.Socket, b0: number, payload: Buffer): void {
+function send(socket: ByteStream, b0: number, payload: Buffer): void {
   socket.cork();
   for (const part of frame(b0, payload)) socket.write(part);
   socket.uncork();
@@ -45,10 +57,14 @@ function send(socket: net.Socket, b0: number, payload: Buffer): void {
 
 const CLOSE_1000 = Buffer.from([0x03, 0xe8]);
 
+function openHandle(): ByteStream {
+  return connectHandle(host, port)!.setNoDelay(true);
+}
+
 /** One connection: open, M ping-pongs, close (1000); resolves when the socket is closed. */
 const run = (id: number): Promise<void> =>
   new Promise<void>((resolve) => {
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = onHandle ? openHandle() : net.connect({ host, port, noDelay: true });
     let seq = 0;
     let ok = false;
     const sendMessage = (): void => send(socket, 0x81, Buffer.from(message(id, seq)));

@@ -5,7 +5,7 @@
  *   npm run bench                                 # build, then every part
  *   npm run bench -- --quick                      # smaller workloads, fewer rounds (minutes, not tens)
  *   npm run bench -- --only micro,client          # some parts: server, client, micro, deflate, memory
- *   npm run bench -- --servers wsecho,ws,ws-rx    # the servers for run.sh (default: wsecho,ws,ws-rx,node-min)
+ *   npm run bench -- --servers wsecho,ws,ws-rx    # the servers for run.sh (default: wsecho,ws,ws-rx,node-min,handle-min)
  *   npm run bench:run -- ...                      # the same without the build
  *
  * Parts (progress on stderr):
@@ -68,7 +68,7 @@ function parseOptions(argv: string[]): Options {
   const o: Options = {
     quick: false,
     only: new Set(PARTS),
-    servers: ['wsecho', 'ws', 'ws-rx', 'node-min'],
+    servers: ['wsecho', 'ws', 'ws-rx', 'node-min', 'handle-min'],
     out: path.join(ROOT, 'bench', 'results'),
     rounds: 0,
   };
@@ -164,7 +164,12 @@ async function serverPart(o: Options): Promise<object> {
     return { skipped: `no ${runSh}` };
   }
   const results = path.join(os.tmpdir(), `ws-rx-bench-${process.pid}-${Date.now()}.jsonl`);
-  const env: NodeJS.ProcessEnv = { SERVERS: `ws-rx=node ${path.join(DIST, 'examples', 'bench-server.js')}`, RESULTS: results };
+  // handle-min: node-min on libuv's handle (bench/handle-min-echo.ts), the ceiling for ws-rx's HandleSocket.
+  const servers = [
+    `ws-rx=node ${path.join(DIST, 'examples', 'bench-server.js')}`,
+    `handle-min=node --no-deprecation ${path.join(DIST, 'bench', 'handle-min-echo.js')}`,
+  ];
+  const env: NodeJS.ProcessEnv = { SERVERS: servers.join(';'), RESULTS: results };
   if (o.quick) {
     env.SEED_ARGS = process.env.SEED_ARGS ?? '-c 2000 -n 10 -s 39 -p 1';
     env.SMALL_ARGS = process.env.SMALL_ARGS ?? '-c 100 -n 500 -s 64 -p 16 --barrier';
@@ -212,7 +217,7 @@ async function serverPart(o: Options): Promise<object> {
     }
   }
   return {
-    command: `SERVERS='ws-rx=node dist/examples/bench-server.js' ${runSh} ${o.servers.join(' ')}`,
+    command: `SERVERS='ws-rx=node dist/examples/bench-server.js;handle-min=node --no-deprecation dist/bench/handle-min-echo.js' ${runSh} ${o.servers.join(' ')}`,
     exit_code: code,
     workloads: Object.fromEntries(
       [...new Set(rows.map((r) => r.workload))].map((w) => [w, rows.find((r) => r.workload === w)!.args]),
@@ -248,22 +253,24 @@ async function clientPart(o: Options): Promise<object> {
     if (!(await waitListening(port, 5000))) throw new Error('wsecho did not start');
     const url = `ws://127.0.0.1:${port}`;
     const args = [url, String(connections), String(messages)];
-    const clients: { name: string; script: string; env: NodeJS.ProcessEnv }[] = [
+    const clients: { name: string; script: string; env: NodeJS.ProcessEnv; flags?: string[] }[] = [
       { name: 'ws-rx', script: path.join(DIST, 'examples', 'bench.js'), env: {} },
       { name: 'ws', script: path.join(DIST, 'bench', 'ws-client.js'), env: { WS_NO_BUFFER_UTIL: '1' } },
     ];
     if (HAVE_BUFFERUTIL) {
       clients.push({ name: 'ws +bufferutil', script: path.join(DIST, 'bench', 'ws-client.js'), env: { NODE_PATH: PEER_MODULES } });
     }
-    // The least a client on node:net can do: the ceiling for any Node client.
+    // The least a client on node:net can do: the ceiling for a client on net.Socket; with
+    // --handle, on libuv's handle (ws-rx's HandleSocket), the ceiling for ws-rx's client.
     clients.push({ name: 'node-min', script: path.join(DIST, 'bench', 'node-min-client.js'), env: {} });
+    clients.push({ name: 'handle-min', script: path.join(DIST, 'bench', 'node-min-client.js'), env: {}, flags: ['--handle'] });
     log(`client: ${clients.map((c) => c.name).join(', ')} clients, ${connections} x ${messages} against wsecho, ${o.rounds} round(s)`);
     const runs: Record<string, Record<string, unknown>[]> = Object.fromEntries(clients.map((c) => [c.name, []]));
     for (let round = 0; round < o.rounds; round++) {
       // Alternate the order so that no client always runs first.
       const order = round % 2 ? [...clients].reverse() : clients;
       for (const c of order) {
-        const { code, stdout } = await run('node', [c.script, ...args], { env: c.env, timeoutMs: 180_000 });
+        const { code, stdout } = await run('node', [c.script, ...args, ...(c.flags ?? [])], { env: c.env, timeoutMs: 180_000 });
         const line = lastJsonLine(stdout) ?? { error: `exit ${code}, no JSON` };
         line.exit_code = code;
         runs[c.name].push(line);
@@ -288,7 +295,9 @@ async function clientPart(o: Options): Promise<object> {
       server: 'wsecho',
       connections,
       messages_per_connection: messages,
-      commands: clients.map((c) => `${Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('')}node ${path.relative(ROOT, c.script)} ${args.join(' ')}`),
+      commands: clients.map(
+        (c) => `${Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('')}node ${path.relative(ROOT, c.script)} ${[...args, ...(c.flags ?? [])].join(' ')}`,
+      ),
       summary,
       ratios_to_ws: ratios,
       runs,

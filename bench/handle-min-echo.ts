@@ -2,11 +2,12 @@
  * The least a WebSocket echo server on Node can do when it drives libuv's TCP
  * handles itself, as ws-rx's `HandleSocket` does, instead of `net.Socket`: the
  * bench harness's `node_min_echo.js` (handshake, unmask, echo; no
- * validation) without Node's stream layer. A reference point for the seed
- * workload, run by hand beside the harness's peers:
+ * validation) without Node's stream layer: the ceiling for ws-rx's
+ * `HandleSocket`. `npm run bench` runs it beside the harness's peers
+ * (bench/run.ts, part "server"); by hand:
  *
  *   node dist/bench/handle-min-echo.js 9400
- *   SERVERS="handle-min=node $PWD/dist/bench/handle-min-echo.js" ../shared/bench/run.sh ws handle-min
+ *   SERVERS="handle-min=node --no-deprecation $PWD/dist/bench/handle-min-echo.js" ../shared/bench/run.sh ws handle-min
  *
  * It needs Node's internal bindings (`process.binding`); there is no fallback.
  */

@@ -384,4 +384,16 @@ describe('integration/listen: directSockets', () => {
     expect(pending.stderr, 'no DEP0111').to.equal('');
     expect(JSON.parse(pending.stdout)).to.deep.equal({ direct: false, echoed: 'ok' });
   });
+
+  it('falls back to net.Socket where process.binding is gone (as a future Node may have it)', function () {
+    this.timeout(30000);
+    const fixtures = path.join(__dirname, '..', 'fixtures');
+    const result = spawnSync(
+      process.execPath,
+      ['-r', path.join(fixtures, 'without-process-binding.js'), '-r', 'ts-node/register/transpile-only', path.join(fixtures, 'handle-probe.ts')],
+      { encoding: 'utf8', timeout: 25000 },
+    );
+    expect(result.stderr).to.equal('');
+    expect(JSON.parse(result.stdout)).to.deep.equal({ direct: false, echoed: 'ok' });
+  });
 });

@@ -231,9 +231,10 @@ export class HandleSocket extends EventEmitter {
     return this.peerName().port;
   }
 
-  /** Bytes accepted but not yet taken by the kernel. */
+  /** Bytes accepted but not yet taken by the kernel (0 once destroyed: they never will be). */
   get writableLength(): number {
-    return this.handle.writeQueueSize + this.corkedBytes;
+    // A closed handle's fields read undefined once node has freed it.
+    return this.destroyed ? 0 : this.handle.writeQueueSize + this.corkedBytes;
   }
 
   setNoDelay(enable = true): this {

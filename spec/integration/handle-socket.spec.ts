@@ -215,6 +215,8 @@ describe('integration/HandleSocket (libuv handle, no net.Socket)', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(seenA).to.deep.equal(['close']);
     expect(a.socket.remoteAddress, 'no peer once closed').to.equal(undefined);
+    await new Promise((r) => setImmediate(r)); // node frees the handle after its close callback
+    expect(a.socket.writableLength, 'nothing left to write, and a number').to.equal(0);
 
     const b = await connected();
     const seenB = events(b.socket);

@@ -374,6 +374,22 @@ describe('integration/listen: directSockets', () => {
     });
   }
 
+  it('a ws-rx client reaches a ws-rx server over IPv6 loopback ([::1]) on the handle', async function () {
+    if (!(await ipv6Loopback())) this.skip();
+    const server = await start(undefined, { host: '::1' });
+    const echoed = await firstValueFrom(
+      connect(`ws://[::1]:${server.port}`).pipe(
+        switchMap((conn) => {
+          conn.next('over v6');
+          return conn.messages$.pipe(take(1));
+        }),
+      ),
+    );
+    expect(echoed).to.equal('over v6');
+    const conn = server.connections[0];
+    expect(conn.request.remoteAddress).to.equal('::1');
+  });
+
   it('prints no deprecation warning, and keeps net.Socket under --pending-deprecation', function () {
     this.timeout(30000);
     const probe = path.join(__dirname, '..', 'fixtures', 'handle-probe.ts');

@@ -115,7 +115,7 @@ export function panels(d: ChartData): Panel[] {
     if (bars.length) {
       out.push({
         title: 'client side: the bench client',
-        subtitle: `examples/bench, bench/ws-client, bench/node-min-client (handle-min: --handle): ${d.client?.connections} x ${d.client?.messages_per_connection} vs wsecho`,
+        subtitle: `examples/bench, bench/ws-client, bench/node-min-client (--handle): ${d.client?.connections} x ${d.client?.messages_per_connection} vs wsecho`,
         unit: 'msgs/s',
         lowerIsBetter: false,
         base: 'ws',

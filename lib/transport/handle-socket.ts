@@ -280,8 +280,7 @@ export class HandleSocket extends EventEmitter {
   }
 
   private writeNow(data: Buffer | string): void {
-    const req = takeReq(this.b);
-    req.handle = this.handle;
+    const req = takeReq(this.b, this.handle);
     const err = typeof data === 'string' ? this.handle.writeUtf8String(req, data) : this.handle.writeBuffer(req, data);
     this.afterWrite(req, err, data);
   }
@@ -351,28 +350,29 @@ export class HandleSocket extends EventEmitter {
       this.writeNow(only);
       return;
     }
-    const req = takeReq(this.b);
-    req.handle = this.handle;
+    const req = takeReq(this.b, this.handle);
     const err = this.handle.writev(req, chunks, true);
-    if (err === 0 && this.b.state[this.b.kLastWriteWasAsync] !== 0) this.corkedChunks = [];
+    // libuv keeps the array while it writes: the next corked chunks get a new one.
+    if (this.afterWrite(req, err, chunks)) this.corkedChunks = [];
     else chunks.length = 0;
-    this.afterWrite(req, err, chunks);
   }
 
-  private afterWrite(req: WriteReq, err: number, data: Buffer | string | Buffer[]): void {
+  /** Whether libuv kept the write (the kernel did not take it all): `data` stays referenced until it is done. */
+  private afterWrite(req: WriteReq, err: number, data: Buffer | string | Buffer[]): boolean {
     if (err !== 0) {
       this.destroy(errnoError(err, 'write'));
-      return;
+      return false;
     }
-    if (this.b.state[this.b.kLastWriteWasAsync] !== 0) {
-      // libuv holds the request until the kernel takes the rest: keep the
-      // memory alive and hear when it is done.
-      req.data = data;
-      req.oncomplete = onWriteComplete;
-      this.asyncWrites++;
-    } else {
+    if (this.b.state[this.b.kLastWriteWasAsync] === 0) {
       spareReq = req;
+      return false;
     }
+    // libuv holds the request until the kernel takes the rest: keep the
+    // memory alive and hear when it is done.
+    req.data = data;
+    req.oncomplete = onWriteComplete;
+    this.asyncWrites++;
+    return true;
   }
 
   private peerName(): { address?: string; port?: number } {
@@ -454,16 +454,17 @@ export class HandleSocket extends EventEmitter {
   }
 }
 
-function takeReq(b: HandleBindings): WriteReq {
-  const req = spareReq;
-  if (req !== null) {
-    spareReq = null;
-    return req;
+/** A write request for `handle`: the spare one, or a new one. */
+function takeReq(b: HandleBindings, handle: StreamHandle): WriteReq {
+  let req = spareReq;
+  if (req !== null) spareReq = null;
+  else {
+    req = new b.WriteWrap();
+    req.oncomplete = noopComplete;
+    req.data = null;
   }
-  const fresh = new b.WriteWrap();
-  fresh.oncomplete = noopComplete;
-  fresh.data = null;
-  return fresh;
+  req.handle = handle;
+  return req;
 }
 
 function onHandleRead(this: StreamHandle, buffer: ArrayBuffer | undefined): void {

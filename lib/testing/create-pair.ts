@@ -3,7 +3,6 @@
  * go through the real protocol core (frame writer, client masking, parser,
  * closing handshake) and the real `StreamTransport`, with no sockets.
  */
-import type { Duplex } from 'node:stream';
 import type { SchedulerLike } from 'rxjs';
 import { Connection, UpgradeRequest } from '../connection';
 import { resolveConnectionOptions } from '../options';
@@ -54,7 +53,7 @@ class ScheduledTransport extends StreamTransport {
   private readonly scheduler: SchedulerLike;
 
   constructor(stream: VirtualStream, options: StreamTransportOptions, scheduler: SchedulerLike) {
-    super(stream as unknown as Duplex, options);
+    super(stream, options);
     this.scheduler = scheduler;
   }
 

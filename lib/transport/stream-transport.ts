@@ -1,8 +1,8 @@
 /**
  * Glue between the sans-I/O core and a byte stream: a `HandleSocket` (plain
  * TCP on libuv's handle, the default), a `net.Socket`, a `tls.TLSSocket`, the
- * in-memory duplex of the testing kit, or (later) an HTTP/2 stream. It feeds chunks to the core, writes the core's output, and
- * owns the timers (python-websockets `data_received`; ws `setSocket`).
+ * in-memory duplex of the testing kit, or (later) an HTTP/2 stream. It feeds
+ * chunks to the core, writes the core's output, and owns the timers (python-websockets `data_received`; ws `setSocket`).
  *
  * Hot path: one module-level `data` listener (state on the instance, ws
  * `socketOnData`), all frames produced while handling a chunk go out in one
@@ -13,7 +13,6 @@
  * transport stops reading from it until it drains, so an echo facing a peer
  * that sends without reading cannot grow memory without bound.
  */
-import type { Duplex } from 'node:stream';
 import { CloseInfo, ProtocolHandler, SendFrameHook, WebSocketProtocol } from '../protocol/connection';
 import { ConnectionClosedError, TimeoutError, WebSocketError } from '../protocol/errors';
 import type { Extension } from '../protocol/extension';

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { retry, firstValueFrom } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { connect, ConnectionClosedError, HandshakeError } from '../../lib';
-import { openClient, outcome, startServer, within } from './util';
+import { closedPort, openClient, outcome, startServer, within } from './util';
 
 describe('integration/connect', () => {
   it('is cold: nothing happens until subscribed, and each subscription is a new connection', async () => {
@@ -90,10 +90,7 @@ describe('integration/connect', () => {
   });
 
   it('a refused TCP connection errors with WS_ERR_CONNECT', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise((r) => probe.close(r));
+    const port = await closedPort();
     const { error } = await outcome(connect(`ws://127.0.0.1:${port}`));
     expect((error as HandshakeError).code).to.equal('WS_ERR_CONNECT');
     expect(((error as Error & { cause?: NodeJS.ErrnoException }).cause as NodeJS.ErrnoException).code).to.equal('ECONNREFUSED');

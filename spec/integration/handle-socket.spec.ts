@@ -12,7 +12,7 @@ import { firstValueFrom, switchMap, take, toArray } from 'rxjs';
 import { connect } from '../../lib';
 import { acceptHandles, connectHandle, handleBindings, HandleSocket } from '../../lib/transport/handle-socket';
 import { until } from '../helpers';
-import { loopbackScope, wsOpen } from './util';
+import { closedPort, loopbackScope, wsOpen } from './util';
 
 interface Pair {
   server: net.Server;
@@ -226,15 +226,6 @@ describe('integration/HandleSocket (libuv handle, no net.Socket)', () => {
     expect(seenB).to.deep.equal(['error', 'close']);
   });
 });
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Whether this machine has an IPv6 loopback to listen on. */
 async function ipv6Loopback(): Promise<boolean> {

@@ -1,5 +1,6 @@
 /** Loopback helpers for integration specs. */
 import { firstValueFrom, Observable, Subscription } from 'rxjs';
+import * as net from 'node:net';
 import WebSocket from 'ws';
 import { connect, listen, Connection, ServerOptions } from '../../lib';
 
@@ -143,4 +144,13 @@ export function wsOpen(url: string, options?: WebSocket.ClientOptions, ms = 5000
     ms,
     'ws open',
   );
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -137,6 +137,7 @@ export function panels(d: ChartData): Panel[] {
     parse: { title: 'parser', subtitle: 'FrameParser vs Receiver, masked text frames, server role', perFrame: false },
     write: { title: 'writer', subtitle: 'FrameWriter vs Sender.frame, server frames, per frame', perFrame: true },
     send: { title: 'send', subtitle: 'message to socket: WebSocketProtocol vs Sender.send, one counting socket', perFrame: false },
+    decode: { title: 'decode', subtitle: "text message to string: decodeText vs Buffer toString('utf8'), a ws user's way", perFrame: false },
     unmask: { title: 'unmask', subtitle: 'XOR in place: applyMask vs ws unmask', perFrame: false },
   };
   for (const bench of [...new Set(micro.map((r) => r.bench))]) {

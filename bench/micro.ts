@@ -31,6 +31,11 @@
  * than this one) is left out, which favours the library that writes more
  * often: ws.
  *
+ * Decode: a validated text message to its string, 64 KiB of ASCII (JSON-like),
+ * 64 KiB of mixed Latin, symbols and CJK, 1 MiB of ASCII: decodeText (what
+ * messages$ emits) against Buffer.toString('utf8') (how a ws user gets the
+ * string from ws's Buffer).
+ *
  * Masking: 4 KiB and 64 KiB XORed in place: applyMask (WebAssembly SIMD from
  * 1 KiB), the 32-bit JS loop it falls back to, and ws's unmask (JS, and the
  * bufferutil addon when it loads).
@@ -50,6 +55,7 @@ import { FrameParser, type ParserHandler } from '../lib/protocol/frame-parser';
 import { FrameWriter } from '../lib/protocol/frame-writer';
 import { WebSocketProtocol, type ProtocolHandler } from '../lib/protocol/connection';
 import { applyMask, applyMaskRotated, simdMasking } from '../lib/protocol/mask';
+import { decodeText } from '../lib/protocol/utf8';
 
 const QUICK = process.argv.includes('--quick');
 const JSON_OUT = process.argv.includes('--json');
@@ -378,6 +384,36 @@ function benchSends(wsVariants: WsModules[]): Result[] {
   return results;
 }
 
+// ---- text decoding ---------------------------------------------------------
+
+/**
+ * A received text message turned into its string: ws-rx's decodeText (what
+ * messages$ emits) against `buf.toString('utf8')`, which is how a ws user
+ * gets the string from ws's Buffer. Both on the same validated bytes.
+ */
+function benchDecode(): Result[] {
+  const results: Result[] = [];
+  const mixed = (n: number): Buffer => {
+    const b = Buffer.from('Grüße, ✓ 日本語 and some ASCII; '.repeat(Math.ceil(n / 30)));
+    let end = n;
+    while (end > 0 && (b[end] & 0xc0) === 0x80) end--; // cut on a code point boundary
+    return b.subarray(0, end);
+  };
+  const cases = [
+    { name: 'decode 64 KiB ASCII text', buf: Buffer.alloc(65536, '{"k":"TEST", "n": 12345} ') },
+    { name: 'decode 64 KiB mixed text', buf: mixed(65536) },
+    { name: 'decode 1 MiB ASCII text', buf: Buffer.alloc(1 << 20, '{"k":"TEST", "n": 12345} ') },
+  ];
+  const noop = (): void => {};
+  for (const c of cases) {
+    const buf = c.buf;
+    if (decodeText(buf) !== buf.toString('utf8')) throw new Error(`decodeText differs on ${c.name}`);
+    results.push(measure(c.name, 'ws-rx decodeText', buf.length, 1, noop, () => (sink += decodeText(buf).length)));
+    results.push(measure(c.name, "Buffer toString('utf8')", buf.length, 1, noop, () => (sink += buf.toString('utf8').length)));
+  }
+  return results;
+}
+
 // ---- masking ---------------------------------------------------------------
 
 function benchMask(wsVariants: WsModules[]): Result[] {
@@ -427,7 +463,7 @@ function main(): void {
     `micro: node ${process.version}, ${variants.map((v) => v.label).join(' and ')}` +
       `${withAddon.bufferutil ? '' : ' (bufferutil not found: pure-JS masking)'}, median of ${SAMPLES}\n`,
   );
-  const results = [...benchParsers(variants), ...benchWriters(variants), ...benchSends(variants), ...benchMask(variants)];
+  const results = [...benchParsers(variants), ...benchWriters(variants), ...benchSends(variants), ...benchDecode(), ...benchMask(variants)];
   process.stderr.write(`\n${table(results)}\n`);
   if (sink === -1) console.log(sink); // keep the work observable
   if (JSON_OUT) {

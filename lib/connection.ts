@@ -22,6 +22,7 @@ import type { ExtensionOffer } from './protocol/handshake';
 import type { Transport, TransportListener } from './transport/stream-transport';
 import { writeHeader } from './protocol/frame-writer';
 import { emptyList } from './protocol/lists';
+import { decodeText } from './protocol/utf8';
 
 export type { CloseInfo, Frame, OutgoingFrame, SendFrameHook };
 
@@ -398,7 +399,7 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       // recognises it and writes the bytes it arrived in. Only for the length
       // of this emission: kept longer, the string and its bytes would outlive
       // the young generation and be copied, promoted and marked by the GC.
-      value = data.toString();
+      value = decodeText(data);
       this.lastText = value;
       this.lastTextBytes = data;
     }

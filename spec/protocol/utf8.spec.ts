@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { isUtf8 } from 'node:buffer';
-import { isValidUtf8, Utf8Validator } from '../../lib/protocol/utf8';
+import { decodeText, decodeTextPaths, isValidUtf8, Utf8Validator } from '../../lib/protocol/utf8';
 import { rng } from '../helpers';
 
 describe('protocol/utf8', () => {
@@ -69,5 +69,59 @@ describe('protocol/utf8', () => {
     expect(v.complete).to.equal(true);
     const bad = Buffer.concat([Buffer.from('y'.repeat(100)), Buffer.from([0xc0, 0xaf]), Buffer.from('z'.repeat(40))]);
     expect(new Utf8Validator().write(bad)).to.equal(false);
+  });
+
+  describe('decodeText', () => {
+    // Lengths on both sides of the ASCII probe (1024) and of the UTF-16 path (4096).
+    const lengths = [0, 1, 100, 1023, 1024, 1025, 4095, 4096, 4097, 65536, (1 << 20) + 3];
+
+    it('has both fast paths on this Node, so the tests below exercise them', () => {
+      expect(decodeTextPaths.ascii, 'buffer.isAscii').to.equal(true);
+      expect(decodeTextPaths.utf16, 'buffer.transcode (ICU)').to.equal(Boolean(process.versions.icu));
+    });
+
+    it("gives buf.toString('utf8') for ASCII, with one non-ASCII character at the start, middle or end, at every threshold", () => {
+      for (const n of lengths) {
+        const ascii = Buffer.alloc(n);
+        for (let i = 0; i < n; i++) ascii[i] = (i * 31) & 0x7f; // all of 0x00..0x7f, 0x7f included
+        expect(decodeText(ascii) === ascii.toString('utf8'), `ascii ${n}`).to.equal(true);
+        for (const ch of ['é', '€', '😀', '\ufeff']) {
+          const c = Buffer.from(ch);
+          if (n < c.length) continue;
+          for (const at of [0, (n >> 1) - ((n >> 1) % 4), n - c.length]) {
+            const buf = Buffer.from(ascii);
+            c.copy(buf, at);
+            expect(decodeText(buf) === buf.toString('utf8'), `${n} with ${ch} at ${at}`).to.equal(true);
+          }
+        }
+      }
+    });
+
+    it('gives back the string that was encoded, for random text of every kind of code point (BOM, NUL, noncharacters, astral)', () => {
+      const r = rng(2026);
+      const alphabets = [
+        ['a', 'Z', '{', '"', '\u007f'],
+        ['a', 'é', 'ß', '\u00ff'],
+        ['a', 'é', '€', '😀', 'κ', '\u0000', '\u07ff', '\uffff', '\ufffe', '\ufeff', '\u{10ffff}', '日本'],
+      ];
+      for (let round = 0; round < 60; round++) {
+        const alphabet = alphabets[round % alphabets.length];
+        const n = Math.floor(r() * 9000);
+        let s = round % 2 ? '\ufeff' : '';
+        while (s.length < n) s += alphabet[Math.floor(r() * alphabet.length)];
+        const bytes = Buffer.from(s);
+        const got = decodeText(bytes);
+        if (got !== s) expect.fail(`round ${round}: ${bytes.length} bytes decoded differently`);
+      }
+    });
+
+    it('decodes a view into a larger buffer from its own offset only', () => {
+      for (const text of ['x'.repeat(5000), 'é'.repeat(3000), 'y'.repeat(2000)]) {
+        const inner = Buffer.from(text);
+        const outer = Buffer.concat([Buffer.from('\u00e9\u00e9'), inner, Buffer.from('😀😀')]);
+        const view = outer.subarray(4, 4 + inner.length);
+        expect(decodeText(view) === text, text.slice(0, 3)).to.equal(true);
+      }
+    });
   });
 });

@@ -18,7 +18,7 @@ import { Observable } from './rx';
 import { Connection } from './connection';
 import { HandshakeError } from './protocol/errors';
 import { buildRejection } from './protocol/handshake';
-import { acceptOptions, ConnectionSet, EndpointOptions, ErrorReporter } from './server';
+import { acceptOptions, checkEndpointOptions, ConnectionSet, EndpointOptions, ErrorReporter } from './server';
 import { acceptRequest } from './transport/accept';
 
 /** Settings of `attach` (and `upgrade`). */
@@ -71,6 +71,7 @@ function pathOf(url: string | undefined): string {
  * ```
  */
 export function attach(server: HttpServer | HttpsServer, options: AttachOptions = {}): Attachment {
+  checkEndpointOptions(options);
   const reporter = new ErrorReporter(options.onError);
   const shutdownTimeout = options.shutdownTimeout ?? 5000;
   const observable = new Observable<Connection>((subscriber) => {
@@ -142,6 +143,7 @@ export function upgrade(
   head: Buffer,
   options: AttachOptions = {},
 ): Observable<Connection> {
+  checkEndpointOptions(options);
   return new Observable<Connection>((subscriber) => {
     const marked = socket as Marked;
     marked[kClaimed] = true;

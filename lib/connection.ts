@@ -22,7 +22,7 @@ import type { ExtensionOffer } from './protocol/handshake';
 import type { Transport, TransportListener } from './transport/stream-transport';
 import { writeHeader } from './protocol/frame-writer';
 import { emptyList } from './protocol/lists';
-import { decodeText } from './protocol/utf8';
+import { decodeMessageText } from './protocol/utf8';
 
 export type { CloseInfo, Frame, OutgoingFrame, SendFrameHook };
 
@@ -399,7 +399,9 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
       // recognises it and writes the bytes it arrived in. Only for the length
       // of this emission: kept longer, the string and its bytes would outlive
       // the young generation and be copied, promoted and marked by the GC.
-      value = decodeText(data);
+      const decoded = decodeMessageText(data);
+      if (typeof decoded !== 'string') return this.transport.protocol.fail(decoded);
+      value = decoded;
       this.lastText = value;
       this.lastTextBytes = data;
     }

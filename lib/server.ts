@@ -13,7 +13,7 @@ import type { ClientHandshakeRequest } from './protocol/handshake';
 import type { SendFrameHook } from './protocol/connection';
 import type { PerMessageDeflateOptions } from './protocol/deflate';
 import type { ExtensionFactory } from './protocol/extension';
-import { ConnectionOptions, resolveConnectionOptions } from './options';
+import { checkOption, ConnectionOptions, resolveConnectionOptions, TIMER_MAX } from './options';
 import { Accepted, AcceptOptions, acceptStream, HandshakeHook } from './transport/accept';
 import { acceptHandles, HandleSocket } from './transport/handle-socket';
 
@@ -191,6 +191,18 @@ export class ConnectionSet {
   }
 }
 
+/**
+ * Checks an endpoint's options where it is created (`listen`, `attach`,
+ * `upgrade`): a bad value throws a RangeError at that call. Returns the
+ * connection settings. @internal
+ */
+export function checkEndpointOptions(opts: EndpointOptions): Required<ConnectionOptions> {
+  const conn = resolveConnectionOptions(opts);
+  if (opts.shutdownTimeout !== undefined) checkOption('shutdownTimeout', opts.shutdownTimeout, 0, TIMER_MAX);
+  if (opts.maxConnections !== undefined) checkOption('maxConnections', opts.maxConnections, 0, Infinity);
+  return conn;
+}
+
 /** The accept settings for a set of endpoint options. @internal */
 export function acceptOptions(opts: EndpointOptions, set: ConnectionSet, reporter: ErrorReporter): AcceptOptions {
   const conn = resolveConnectionOptions(opts);
@@ -225,7 +237,7 @@ export function acceptOptions(opts: EndpointOptions, set: ConnectionSet, reporte
  */
 export function listen(address: ListenAddress, options?: ServerOptions): Listener {
   const opts: ServerOptions = { ...parseListenAddress(address), ...options };
-  const conn = resolveConnectionOptions(opts);
+  const conn = checkEndpointOptions(opts);
   const shutdownTimeout = opts.shutdownTimeout ?? 5000;
   const address$ = new ReplaySubject<net.AddressInfo>(1);
   const reporter = new ErrorReporter(opts.onError);

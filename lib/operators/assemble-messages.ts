@@ -7,7 +7,7 @@ import { Observable, OperatorFunction } from '../rx';
 import type { Frame, OutgoingFrame } from '../connection';
 import { MessageTooBigError, InvalidPayloadError, ProtocolError } from '../protocol/errors';
 import { Opcode } from '../protocol/opcodes';
-import { decodeText } from '../protocol/utf8';
+import { decodeMessageText } from '../protocol/utf8';
 
 /** Settings of `assembleMessages`. */
 export interface AssembleConfig {
@@ -77,7 +77,9 @@ export function assembleMessages(config?: AssembleConfig): OperatorFunction<Fram
               subscriber.error(new InvalidPayloadError('text message is not valid UTF-8'));
               return;
             }
-            subscriber.next(decodeText(data));
+            const decoded = decodeMessageText(data);
+            if (typeof decoded === 'string') subscriber.next(decoded);
+            else subscriber.error(decoded);
           } else subscriber.next(data);
         },
         error: (err) => subscriber.error(err),

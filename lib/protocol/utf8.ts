@@ -12,7 +12,8 @@
  * three equivalent paths for its length and content.
  */
 import * as nodeBuffer from 'node:buffer';
-import { isUtf8 } from 'node:buffer';
+import { constants, isUtf8 } from 'node:buffer';
+import { MessageTooBigError } from './errors';
 
 /** `buffer.isAscii` (Node 18.15 / 19.6; simdutf); undefined on older versions. */
 const isAscii: ((input: Uint8Array) => boolean) | undefined = (nodeBuffer as { isAscii?: (input: Uint8Array) => boolean }).isAscii;
@@ -63,6 +64,24 @@ export function decodeText(buf: Buffer): string {
     if (n >= TRANSCODE_MIN && toUtf16 !== null) return toUtf16(buf).toString('utf16le');
   }
   return buf.toString('utf8');
+}
+
+/**
+ * `decodeText`, or a `MessageTooBigError` (1009) for a text that cannot be a
+ * string: V8 strings hold at most `buffer.constants.MAX_STRING_LENGTH` UTF-16
+ * units (2^29 - 24 on 64-bit Node), which only a `maxPayload` above that lets
+ * through. Decoding throws then; uncaught, it would end the process.
+ */
+export function decodeMessageText(buf: Buffer): string | MessageTooBigError {
+  try {
+    return decodeText(buf);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return new MessageTooBigError(
+      `text message of ${buf.length} bytes does not fit in a JavaScript string (${constants.MAX_STRING_LENGTH} UTF-16 units at most): ${why}`,
+      constants.MAX_STRING_LENGTH,
+    );
+  }
 }
 
 // Björn Höhrmann's DFA ("Flexible and Economical UTF-8 Decoder"). The first

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { lastValueFrom, take, toArray } from 'rxjs';
+import { lastValueFrom, of, take, toArray } from 'rxjs';
 import {
   assembleMessages,
   InvalidPayloadError,
@@ -69,5 +69,17 @@ describe('assembleMessages', () => {
     client.send(Buffer.alloc(100, 3), { fragmentSize: 9 });
     expect(await messages).to.deep.equal(['a fragmented text ✓', Buffer.alloc(100, 3)]);
     client.complete();
+  });
+
+  it('errors with MessageTooBigError (1009) for a text too long to be a JavaScript string, not a throw from next', async () => {
+    const { constants } = await import('node:buffer');
+    const big = Buffer.alloc(constants.MAX_STRING_LENGTH + 1, 0x61);
+    const error = await lastValueFrom(of(f(true, Opcode.Text, big)).pipe(assembleMessages())).then(
+      (m) => new Error(`emitted a ${typeof m}`),
+      (err: unknown) => err,
+    );
+    expect(error).to.be.instanceOf(MessageTooBigError);
+    expect((error as MessageTooBigError).closeCode).to.equal(1009);
+    expect((error as MessageTooBigError).limit).to.equal(constants.MAX_STRING_LENGTH);
   });
 });

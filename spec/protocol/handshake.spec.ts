@@ -102,6 +102,16 @@ describe('protocol/handshake', () => {
       );
     });
 
+    it('hashes the key as Latin-1 bytes, ASCII (one-shot hash) or not (the fallback)', () => {
+      for (const key of [generateKey(), 'clé\u00ff', '']) {
+        expect(acceptKey(key), key).to.equal(
+          createHash('sha1')
+            .update(key + WS_GUID, 'latin1')
+            .digest('base64'),
+        );
+      }
+    });
+
     it('generates distinct base64 keys of 16 bytes that the server accepts', () => {
       const seen = new Set<string>();
       for (let i = 0; i < 50; i++) {

@@ -19,6 +19,7 @@ export {
   MessageTooBigError,
   HandshakeError,
   TimeoutError,
+  InternalError,
   ConnectionClosedError,
   NotDeliveredError,
   UsageError,

@@ -8,6 +8,7 @@
 import { CloseCode, isValidCloseCode } from './close-codes';
 import { Opcode } from './opcodes';
 import {
+  InternalError,
   InvalidPayloadError,
   MessageTooBigError,
   ProtocolError,
@@ -450,7 +451,12 @@ export class WebSocketProtocol {
       sink.waiting = true;
       sink.inCall = true;
       sink.result = null;
-      exts[stage].encode(frame, sink);
+      try {
+        exts[stage].encode(frame, sink);
+      } catch (error) {
+        this.extensionThrew(sink, exts[stage], 'encode', error);
+        return null;
+      }
       sink.inCall = false;
       if (sink.waiting) return null;
       if (sink.result === null) return null; // it failed the connection
@@ -459,6 +465,19 @@ export class WebSocketProtocol {
       stage++;
     }
     return frame;
+  }
+
+  /**
+   * An extension's transform threw (a bug in it: the contract is to report
+   * through the sink). The connection fails with 1011; the frame it was
+   * given is not delivered (an outgoing one is reported as such).
+   */
+  private extensionThrew(sink: StageSink, extension: Extension, what: 'encode' | 'decode', error: unknown): void {
+    sink.inCall = false;
+    sink.waiting = false;
+    sink.result = null;
+    const why = error instanceof Error ? error.message : String(error);
+    this.fail(new InternalError(`extension ${extension.name} threw in ${what}: ${why}`, error));
   }
 
   /** @internal An extension finished encoding asynchronously. */
@@ -646,7 +665,12 @@ export class WebSocketProtocol {
       sink.waiting = true;
       sink.inCall = true;
       sink.result = null;
-      exts[stage].decode(frame, sink);
+      try {
+        exts[stage].decode(frame, sink);
+      } catch (error) {
+        this.extensionThrew(sink, exts[stage], 'decode', error);
+        return;
+      }
       sink.inCall = false;
       if (sink.waiting) {
         // Asynchronous: hold later frames (data and control) until it is done.

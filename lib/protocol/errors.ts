@@ -77,6 +77,18 @@ export class HandshakeError extends WebSocketError {
   }
 }
 
+/**
+ * Something threw while a connection handled its input: code running inside
+ * it (a custom extension's `decode`) or a resource failure. Only this
+ * connection fails, with 1011 (`WS_ERR_INTERNAL`); `cause` is what was thrown.
+ */
+export class InternalError extends WebSocketError {
+  constructor(message: string, cause: unknown) {
+    super(message, 'WS_ERR_INTERNAL', 1011);
+    (this as { cause?: unknown }).cause = cause;
+  }
+}
+
 /** Something did not happen in time (handshake, closing handshake, pong). */
 export class TimeoutError extends WebSocketError {
   constructor(message: string, code = 'WS_ERR_TIMEOUT', closeCode = 1006) {

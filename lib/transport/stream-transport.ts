@@ -14,7 +14,7 @@
  * that sends without reading cannot grow memory without bound.
  */
 import { CloseInfo, ProtocolHandler, SendFrameHook, WebSocketProtocol } from '../protocol/connection';
-import { ConnectionClosedError, TimeoutError, WebSocketError } from '../protocol/errors';
+import { ConnectionClosedError, InternalError, TimeoutError, WebSocketError } from '../protocol/errors';
 import type { Extension } from '../protocol/extension';
 import type { Frame } from '../protocol/frame-parser';
 
@@ -190,6 +190,13 @@ export class StreamTransport implements Transport, ProtocolHandler {
     this.inReceive = true;
     try {
       this.protocol.receive(chunk);
+    } catch (error) {
+      // Peer input never throws (the core fails the connection instead).
+      // What does is code running inside the core (a custom extension's
+      // decode) or a resource failure: it fails this connection with 1011
+      // instead of leaving the socket's data handler and ending the process.
+      const why = error instanceof Error ? error.message : String(error);
+      this.protocol.fail(new InternalError(`error while handling input: ${why}`, error));
     } finally {
       this.inReceive = false;
     }

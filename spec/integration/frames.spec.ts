@@ -16,6 +16,7 @@ import {
   ExtensionSink,
   Frame,
   UsageError,
+  WebSocketError,
 } from '../../lib';
 import { loopbackScope, openClient, within } from './util';
 
@@ -121,6 +122,30 @@ describe('frames out and extensions', () => {
         [9, true, 'p'],
         [8, true, '03e8'],
       ]);
+    });
+
+    it('a hook that throws while the connection handles input (the automatic pong) fails that connection with 1011, not the process', async () => {
+      const server = await start(undefined, {
+        onSendFrame: (f: Frame) => {
+          if (f.opcode === 10) throw new Error('hook cannot pong');
+        },
+      });
+      const accepted = server.nextConnection();
+      const conn = await open(server.url);
+      const serverConn = await accepted;
+      const failure = firstValueFrom(serverConn.messages$).then(
+        () => new Error('a message got through'),
+        (error: unknown) => error,
+      );
+      conn.ping('p').subscribe({ error: () => {} });
+      const error = (await within(failure, 5000, 'server messages$ error')) as WebSocketError;
+      expect(error.code).to.equal('WS_ERR_INTERNAL');
+      expect(error.message).to.equal('error while handling input: hook cannot pong');
+      expect((await within(conn.closed, 5000, 'client close')).code).to.equal(1011);
+      const other = await open(server.url);
+      const echo = firstValueFrom(other.messages$);
+      other.send('still here');
+      expect(await within(echo, 5000, 'echo')).to.equal('still here');
     });
 
     it('can transform frames, on the server via listen({ onSendFrame }) for every connection', async () => {
@@ -232,6 +257,59 @@ describe('frames out and extensions', () => {
       await within(serverConn.closed, 5000, 'server close');
       expect(clientMade[0].disposed).to.be.at.least(1);
       expect(serverMade[0].disposed).to.be.at.least(1);
+    });
+
+    it('an extension whose decode throws fails that connection with 1011, and the server goes on', async () => {
+      class Broken extends XorExtension {
+        override decode(): void {
+          throw new TypeError('bug in x-xor decode');
+        }
+      }
+      const server = await start(undefined, { extensions: [() => new Broken(9, false)] });
+      const accepted = server.nextConnection();
+      const conn = await open(server.url, { extensions: [xor(9, [], false)] });
+      const serverConn = await accepted;
+      const failure = firstValueFrom(serverConn.messages$).then(
+        () => new Error('a message got through'),
+        (error: unknown) => error,
+      );
+      conn.send('boom');
+      const error = (await within(failure, 5000, 'server messages$ error')) as WebSocketError;
+      expect(error).to.be.instanceOf(WebSocketError);
+      expect(error.closeCode).to.equal(1011);
+      expect(error.code).to.equal('WS_ERR_INTERNAL');
+      expect(error.message).to.equal("extension x-xor threw in decode: bug in x-xor decode");
+      expect(error.cause).to.be.instanceOf(TypeError);
+      const info = await within(conn.closed, 5000, 'client close');
+      expect(info.code).to.equal(1011);
+      // The process and the server are fine: a new connection (without the extension) echoes.
+      const other = await open(server.url);
+      const echo = firstValueFrom(other.messages$);
+      other.send('still here');
+      expect(await within(echo, 5000, 'echo')).to.equal('still here');
+    });
+
+    it('an extension whose encode throws fails that connection with 1011 and reports the message as not delivered', async () => {
+      class Broken extends XorExtension {
+        override encode(): void {
+          throw new RangeError('bug in x-xor encode');
+        }
+      }
+      const server = await start(undefined, { extensions: [xor(9, [], false)] });
+      const conn = await open(server.url, { extensions: [() => new Broken(9, false)] });
+      const undelivered = firstValueFrom(conn.undelivered$);
+      const failure = firstValueFrom(conn.messages$).then(
+        () => new Error('a message got through'),
+        (error: unknown) => error,
+      );
+      conn.send('never encoded');
+      const error = (await within(failure, 5000, 'client messages$ error')) as WebSocketError;
+      expect(error.code).to.equal('WS_ERR_INTERNAL');
+      expect(error.closeCode).to.equal(1011);
+      expect(error.message).to.equal('extension x-xor threw in encode: bug in x-xor encode');
+      expect((await within(undelivered, 5000, 'undelivered')).data).to.equal('never encoded');
+      const info = await within(conn.closed, 5000, 'client close');
+      expect(info.sentCode).to.equal(1011);
     });
 
     it('stacks with permessage-deflate in the response order', async () => {

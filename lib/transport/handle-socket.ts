@@ -30,6 +30,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import type { StreamSink } from './stream-transport';
 
 /** A libuv write request (node's `WriteWrap`); ours carries what it keeps alive. */
 interface WriteReq {
@@ -207,6 +208,8 @@ export class HandleSocket extends EventEmitter {
   private corkedBytes = 0;
   private peer: { address?: string; port?: number } | null = null;
   private closeError: Error | null = null;
+  /** The transport, once it takes the socket over (`setSink`): called directly, not through listeners. */
+  private sink: StreamSink | null = null;
 
   /**
    * Takes over `handle`: an accepted TCP connection (reading starts now), or
@@ -221,6 +224,11 @@ export class HandleSocket extends EventEmitter {
     this.handle.onread = onHandleRead;
     this.connecting = connecting;
     if (!connecting) this.startReading();
+  }
+
+  /** See `ByteStream.setSink`: `data` goes to `sink` alone; `end`, `close`, `error`, `drain` to it first. */
+  setSink(sink: StreamSink): void {
+    this.sink = sink;
   }
 
   get remoteAddress(): string | undefined {
@@ -409,7 +417,10 @@ export class HandleSocket extends EventEmitter {
   /** @internal */
   handleRead(nread: number, buffer: ArrayBuffer | undefined, offset: number): void {
     if (nread > 0) {
-      if (!this.destroyed) this.emit('data', Buffer.from(buffer!, offset, nread));
+      if (this.destroyed) return;
+      const chunk = Buffer.from(buffer!, offset, nread);
+      if (this.sink !== null) this.sink.receive(chunk);
+      else this.emit('data', chunk);
       return;
     }
     if (nread === 0) return;
@@ -420,6 +431,7 @@ export class HandleSocket extends EventEmitter {
     if (this.readEnded) return;
     this.readEnded = true;
     this.reading = false;
+    this.sink?.handleEnd();
     this.emit('end');
     // allowHalfOpen: false, as net.Server's sockets: the peer's FIN is answered with ours.
     if (this.destroyed) return;
@@ -435,7 +447,10 @@ export class HandleSocket extends EventEmitter {
       this.destroy(errnoError(status, 'write'));
       return;
     }
-    if (this.asyncWrites === 0) this.emit('drain');
+    if (this.asyncWrites === 0) {
+      this.sink?.handleDrain();
+      this.emit('drain');
+    }
   }
 
   /** @internal */
@@ -449,6 +464,11 @@ export class HandleSocket extends EventEmitter {
   /** @internal */
   handleClose(): void {
     const error = this.closeError;
+    const sink = this.sink;
+    if (sink !== null) {
+      if (error !== null) sink.handleError(error);
+      sink.finish();
+    }
     if (error !== null && this.listenerCount('error') > 0) this.emit('error', error);
     this.emit('close', error !== null);
   }

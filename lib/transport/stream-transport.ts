@@ -74,6 +74,14 @@ export interface StreamTransportOptions {
  * `net`/`tls` socket, the testing kit's in-memory duplex, a `HandleSocket`.
  */
 export interface ByteStream {
+  /**
+   * Optional, for a stream that can call its transport itself (HandleSocket):
+   * from now on `data`, `end`, `close`, `error` and `drain` go to `sink`
+   * instead of through five listeners (no listener entries per connection,
+   * no `emit` per read). `data` then goes to the sink alone; the others are
+   * still emitted to any listeners, after the sink.
+   */
+  setSink?(sink: StreamSink): void;
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
   readonly writableLength: number;
@@ -88,6 +96,15 @@ export interface ByteStream {
   end(): unknown;
   end(data: Buffer | string): unknown;
   destroy(error?: Error): unknown;
+}
+
+/** Where a stream with `setSink` delivers (the transport's own handlers). */
+export interface StreamSink {
+  receive(chunk: Buffer): void;
+  handleEnd(): void;
+  finish(): void;
+  handleError(error: Error): void;
+  handleDrain(): void;
 }
 
 const kTransport = Symbol('ws-rx.transport');
@@ -118,7 +135,7 @@ function flushQueued(): void {
 type TaggedStream = ByteStream & { [kTransport]?: StreamTransport };
 
 /** A transport over a Node `Duplex` (or the part of one a {@link ByteStream} names). */
-export class StreamTransport implements Transport, ProtocolHandler {
+export class StreamTransport implements Transport, ProtocolHandler, StreamSink {
   readonly protocol: WebSocketProtocol;
   listener: TransportListener | null = null;
   readonly stream: ByteStream;
@@ -152,7 +169,6 @@ export class StreamTransport implements Transport, ProtocolHandler {
       extensions: options.extensions,
       sendHook: options.sendHook,
     });
-    (stream as TaggedStream)[kTransport] = this;
   }
 
   get bufferedAmount(): number {
@@ -171,11 +187,15 @@ export class StreamTransport implements Transport, ProtocolHandler {
   start(): void {
     this.isStarted = true;
     const stream = this.stream;
-    stream.on('data', streamOnData);
-    stream.on('end', streamOnEnd);
-    stream.on('close', streamOnClose);
-    stream.on('error', streamOnError);
-    stream.on('drain', streamOnDrain);
+    if (stream.setSink !== undefined) stream.setSink(this);
+    else {
+      (stream as TaggedStream)[kTransport] = this;
+      stream.on('data', streamOnData);
+      stream.on('end', streamOnEnd);
+      stream.on('close', streamOnClose);
+      stream.on('error', streamOnError);
+      stream.on('drain', streamOnDrain);
+    }
     if (!this.userPaused) stream.resume();
     if (this.head !== null) {
       const head = this.head;

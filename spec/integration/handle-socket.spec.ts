@@ -193,6 +193,47 @@ describe('integration/HandleSocket (libuv handle, no net.Socket)', () => {
     expect(errors[0].message).to.equal('read ECONNRESET');
   });
 
+  it('setSink: data goes to the sink alone; end, then close, go to the sink before any listener', async () => {
+    const { socket, client } = await connected();
+    const order: string[] = [];
+    const received: Buffer[] = [];
+    socket.setSink({
+      receive: (chunk) => received.push(chunk),
+      handleEnd: () => order.push('sink end'),
+      finish: () => order.push('sink close'),
+      handleError: () => order.push('sink error'),
+      handleDrain: () => order.push('sink drain'),
+    });
+    socket.on('data', () => order.push('listener data'));
+    for (const name of ['end', 'close']) socket.on(name, () => order.push(`listener ${name}`));
+    client.write('to the sink');
+    await until(() => Buffer.concat(received).length === 11, 5000, 'the bytes');
+    expect(Buffer.concat(received).toString()).to.equal('to the sink');
+    client.end();
+    await until(() => order.includes('listener close'), 5000, 'close');
+    expect(order).to.deep.equal(['sink end', 'listener end', 'sink close', 'listener close']);
+  });
+
+  it('setSink: a reset reaches the sink as an error before its close', async () => {
+    const { socket, client } = await connected();
+    const order: string[] = [];
+    let error: NodeJS.ErrnoException | null = null;
+    socket.setSink({
+      receive: () => {},
+      handleEnd: () => order.push('end'),
+      finish: () => order.push('close'),
+      handleError: (e) => {
+        error = e;
+        order.push('error');
+      },
+      handleDrain: () => {},
+    });
+    client.resetAndDestroy();
+    await until(() => order.includes('close'), 5000, 'close');
+    expect(order).to.deep.equal(['error', 'close']);
+    expect(error!.code).to.equal('ECONNRESET');
+  });
+
   it('pause() holds input in the kernel; resume() delivers it', async () => {
     const { socket, client } = await connected();
     const atServer = collect(socket);

@@ -30,7 +30,7 @@ import {
 } from '../protocol/handshake';
 import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
 import { emptyList } from '../protocol/lists';
-import { ByteStream, StreamTransport } from './stream-transport';
+import { ByteStream, StreamSink, StreamTransport } from './stream-transport';
 
 /** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
@@ -161,18 +161,48 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
     buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
     const result = parseRequestHead(buf, options.maxHeaderSize, prev > 3 ? prev - 3 : 0);
     if (result.kind === 'incomplete') return;
-    stream.removeListener('data', onData);
+    stopReading();
     if (result.kind === 'error') return hs.reject(result.error.status || 400, result.error.message);
     const rest = buf.length > result.bodyOffset ? buf.subarray(result.bodyOffset) : null;
     hs.proceed(result.head, rest, peerOf(stream));
     // An asynchronous hook is still deciding: hold input (the first frames,
     // say) until the transport takes over. Otherwise the transport has it
-    // already (see complete), or the request was refused.
-    if (!hs.finished) stream.pause();
+    // already (see complete), or the request was refused. A HandleSocket
+    // keeps reading into the handshake (up to HOLD_LIMIT), so that a peer
+    // that leaves meanwhile is seen now: a paused handle reads no FIN.
+    if (!hs.finished && !hs.holding) stream.pause();
   };
-  hs.cleanup = () => stream.removeListener('data', onData);
-  stream.on('data', onData);
+  let stopReading: () => void;
+  if (stream.setSink !== undefined) {
+    // A HandleSocket: the handshake takes its input by direct calls, as the
+    // transport will (no listeners, so the socket never makes its `_events`).
+    // Once the head is read, close and error still matter (an asynchronous
+    // hook may be deciding); the transport's sink replaces this one.
+    const setSink = stream.setSink.bind(stream);
+    const watch = (receive: (chunk: Buffer) => void): StreamSink => ({
+      receive,
+      handleEnd: noop,
+      finish: hs.onClose,
+      handleError: hs.onError,
+      handleDrain: noop,
+    });
+    setSink(watch(onData));
+    stopReading = () => {
+      hs.holding = true;
+      setSink(watch((chunk) => hs.hold(chunk)));
+    };
+    hs.cleanup = () => setSink(null);
+  } else {
+    stopReading = hs.cleanup = () => stream.removeListener('data', onData);
+    stream.on('data', onData);
+    hs.listen();
+  }
 }
+
+function noop(): void {}
+
+/** Input held during an asynchronous handshake hook before reading pauses (a HandleSocket's). */
+const HOLD_LIMIT = 64 * 1024;
 
 /**
  * Answers an upgrade request node:http has parsed (`server.on('upgrade')`):
@@ -191,6 +221,7 @@ export function acceptRequest(
   s.setTimeout?.(0);
   s.setNoDelay?.(true);
   const hs = new PendingHandshake(socket, options, done);
+  hs.listen();
   hs.proceed(headFromIncomingMessage(request), head !== null && head.length > 0 ? head : null, peerOf(socket));
 }
 
@@ -222,9 +253,15 @@ export function headFromIncomingMessage(request: IncomingMessage): HttpRequestHe
 class PendingHandshake {
   finished = false;
   cleanup: (() => void) | null = null;
+  /** Whether `onError`/`onClose` are listeners on the stream (not when its input comes by `setSink`). */
+  listening = false;
+  /** Input after the head is collected here (`hold`) until the transport takes over, instead of pausing the stream. */
+  holding = false;
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
   private readonly timer: NodeJS.Timeout;
-  private readonly onError = (): void => this.abort('socket error');
-  private readonly onClose = (): void => this.abort('socket closed during the handshake');
+  readonly onError = (): void => this.abort('socket error');
+  readonly onClose = (): void => this.abort('socket closed during the handshake');
 
   constructor(
     private readonly stream: ByteStream,
@@ -232,8 +269,20 @@ class PendingHandshake {
     private readonly done: AcceptCallback,
   ) {
     this.timer = setTimeout(() => this.reject(408, 'opening handshake timed out'), options.handshakeTimeout);
-    stream.on('error', this.onError);
-    stream.on('close', this.onClose);
+  }
+
+  /** Input that arrived while the hook decides: kept for the transport; past HOLD_LIMIT, reading pauses. */
+  hold(chunk: Buffer): void {
+    (this.held ??= []).push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > HOLD_LIMIT) this.stream.pause();
+  }
+
+  /** Watches the stream's `error` and `close` events (a stream without `setSink`). */
+  listen(): void {
+    this.listening = true;
+    this.stream.on('error', this.onError);
+    this.stream.on('close', this.onClose);
   }
 
   private detach(): boolean {
@@ -241,8 +290,10 @@ class PendingHandshake {
     this.finished = true;
     clearTimeout(this.timer);
     this.cleanup?.();
-    this.stream.removeListener('error', this.onError);
-    this.stream.removeListener('close', this.onClose);
+    if (this.listening) {
+      this.stream.removeListener('error', this.onError);
+      this.stream.removeListener('close', this.onClose);
+    }
     return true;
   }
 
@@ -369,6 +420,10 @@ class PendingHandshake {
         headers,
       }),
     );
+    if (this.held !== null) {
+      rest = Buffer.concat(rest === null ? this.held : [rest, ...this.held]);
+      this.held = null;
+    }
     const transport = new StreamTransport(
       stream,
       {

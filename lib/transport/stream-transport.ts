@@ -79,9 +79,9 @@ export interface ByteStream {
    * from now on `data`, `end`, `close`, `error` and `drain` go to `sink`
    * instead of through five listeners (no listener entries per connection,
    * no `emit` per read). `data` then goes to the sink alone; the others are
-   * still emitted to any listeners, after the sink.
+   * still emitted to any listeners, after the sink. Null takes it back.
    */
-  setSink?(sink: StreamSink): void;
+  setSink?(sink: StreamSink | null): void;
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
   readonly writableLength: number;

@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { acceptStream, type Accepted } from '../../lib/transport/accept';
-import type { TransportListener } from '../../lib/transport/stream-transport';
+import { acceptHandles } from '../../lib/transport/handle-socket';
+import type { ByteStream, TransportListener } from '../../lib/transport/stream-transport';
 import { clientFrame } from '../helpers';
 import { within } from './util';
 
@@ -30,14 +31,113 @@ function collector(messages: string[], onThree: () => void): TransportListener {
   };
 }
 
+type Kind = 'net.Socket' | 'HandleSocket';
+
+/** A server on 127.0.0.1 whose connections reach `onSocket` as net.Sockets or as HandleSockets (input by setSink). */
+async function serve(kind: Kind, onSocket: (socket: ByteStream) => void): Promise<net.Server> {
+  const server = kind === 'net.Socket' ? net.createServer(onSocket) : net.createServer();
+  if (kind === 'HandleSocket') {
+    server.once('listening', () => expect(acceptHandles(server, onSocket)).to.equal(true));
+    server.on('connection', () => expect.fail('a net.Socket was built'));
+  }
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return server;
+}
+
 describe('integration/acceptStream', () => {
-  for (const delay of [0, 40]) {
-    it(`a transport started ${delay ? `${delay} ms after` : 'inside'} the callback gets the frames sent with the request and after it`, async () => {
+  for (const kind of ['net.Socket', 'HandleSocket'] as const) {
+    it(`${kind}: a socket that closes while an asynchronous hook decides ends the handshake then, not when the hook answers`, async () => {
+      let hookCalled!: () => void;
+      const inHook = new Promise<void>((r) => (hookCalled = r));
+      let answer!: (v: boolean) => void;
+      let outcome!: (v: [Accepted | null, string | undefined, number | undefined]) => void;
+      const ended = new Promise<[Accepted | null, string | undefined, number | undefined]>((r) => (outcome = r));
+      const server = await serve(kind, (socket) =>
+        acceptStream(
+          socket,
+          {
+            ...OPTIONS,
+            handshake: () => {
+              hookCalled();
+              return new Promise<boolean>((r) => (answer = r));
+            },
+          },
+          (acc, reason, status) => outcome([acc, reason, status]),
+        ),
+      );
+      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      try {
+        client.on('error', () => undefined);
+        client.write(REQUEST);
+        await within(inHook, 5000, 'the hook');
+        client.destroy();
+        const [acc, reason, status] = await within(ended, 2000, 'the handshake to end');
+        expect(acc).to.equal(null);
+        expect(reason).to.equal('socket closed during the handshake');
+        expect(status).to.equal(0);
+        answer(true); // too late: nothing happens
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+  }
+
+  for (const kind of ['net.Socket', 'HandleSocket'] as const) {
+    it(`${kind}: frames sent while an asynchronous hook decides reach the transport whole and in order, past the holding limit too`, async () => {
+      const big = 'x'.repeat(100 * 1024); // over the 64 KiB a HandleSocket holds before it pauses
+      const messages: string[] = [];
+      let done!: () => void;
+      const all = new Promise<void>((r) => (done = r));
+      let hookCalled!: () => void;
+      const inHook = new Promise<void>((r) => (hookCalled = r));
+      let answer!: (v: boolean) => void;
+      let accepted: Accepted | null = null;
+      const server = await serve(kind, (socket) =>
+        acceptStream(
+          socket,
+          {
+            ...OPTIONS,
+            handshake: () => {
+              hookCalled();
+              return new Promise<boolean>((r) => (answer = r));
+            },
+          },
+          (acc) => {
+            if (acc === null) return;
+            accepted = acc;
+            acc.transport.listener = collector(messages, done);
+            acc.transport.start();
+          },
+        ),
+      );
+      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      try {
+        client.on('error', () => undefined);
+        client.write(Buffer.concat([Buffer.from(REQUEST), clientFrame(0x1, 'one')]));
+        await within(inHook, 5000, 'the hook');
+        client.write(clientFrame(0x1, big));
+        client.write(clientFrame(0x1, 'three'));
+        await new Promise((r) => setTimeout(r, 50));
+        answer(true);
+        await within(all, 5000, 'three messages');
+        expect(messages.map((m) => (m.length > 10 ? `${m.length} x` : m))).to.deep.equal(['one', `${big.length} x`, 'three']);
+        expect(messages[1]).to.equal(big);
+      } finally {
+        client.destroy();
+        (accepted as Accepted | null)?.transport.destroy();
+        server.close();
+      }
+    });
+  }
+
+  for (const [kind, delay] of [['net.Socket', 0], ['net.Socket', 40], ['HandleSocket', 0], ['HandleSocket', 40]] as const) {
+    it(`${kind}: a transport started ${delay ? `${delay} ms after` : 'inside'} the callback gets the frames sent with the request and after it`, async () => {
       const messages: string[] = [];
       let done!: () => void;
       const all = new Promise<void>((r) => (done = r));
       let accepted: Accepted | null = null;
-      const server = net.createServer((socket) => {
+      const server = await serve(kind, (socket) => {
         acceptStream(socket, OPTIONS, (acc) => {
           if (acc === null) return;
           accepted = acc;
@@ -46,7 +146,6 @@ describe('integration/acceptStream', () => {
           else setTimeout(() => acc.transport.start(), delay);
         });
       });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
       const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
       try {
         socket.on('error', () => undefined);

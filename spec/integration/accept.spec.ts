@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { acceptStream, type Accepted } from '../../lib/transport/accept';
+import { acceptStream, type Accepted, type AcceptOptions } from '../../lib/transport/accept';
 import { acceptHandles } from '../../lib/transport/handle-socket';
 import type { ByteStream, TransportListener } from '../../lib/transport/stream-transport';
 import { clientFrame } from '../helpers';
@@ -44,27 +44,28 @@ async function serve(kind: Kind, onSocket: (socket: ByteStream) => void): Promis
   return server;
 }
 
+/** Accept options whose handshake hook waits for the test: `inHook` resolves when it is called, `answer` answers it. */
+function pendingHook(): { options: AcceptOptions; inHook: Promise<void>; answer: (accept: boolean) => void } {
+  let called!: () => void;
+  const inHook = new Promise<void>((r) => (called = r));
+  let answer: (accept: boolean) => void = () => expect.fail('answered before the hook ran');
+  const options: AcceptOptions = {
+    ...OPTIONS,
+    handshake: () => {
+      called();
+      return new Promise<boolean>((r) => (answer = r));
+    },
+  };
+  return { options, inHook, answer: (accept) => answer(accept) };
+}
+
 describe('integration/acceptStream', () => {
   for (const kind of ['net.Socket', 'HandleSocket'] as const) {
     it(`${kind}: a socket that closes while an asynchronous hook decides ends the handshake then, not when the hook answers`, async () => {
-      let hookCalled!: () => void;
-      const inHook = new Promise<void>((r) => (hookCalled = r));
-      let answer!: (v: boolean) => void;
+      const { options, inHook, answer } = pendingHook();
       let outcome!: (v: [Accepted | null, string | undefined, number | undefined]) => void;
       const ended = new Promise<[Accepted | null, string | undefined, number | undefined]>((r) => (outcome = r));
-      const server = await serve(kind, (socket) =>
-        acceptStream(
-          socket,
-          {
-            ...OPTIONS,
-            handshake: () => {
-              hookCalled();
-              return new Promise<boolean>((r) => (answer = r));
-            },
-          },
-          (acc, reason, status) => outcome([acc, reason, status]),
-        ),
-      );
+      const server = await serve(kind, (socket) => acceptStream(socket, options, (acc, reason, status) => outcome([acc, reason, status])));
       const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
       try {
         client.on('error', () => undefined);
@@ -89,27 +90,15 @@ describe('integration/acceptStream', () => {
       const messages: string[] = [];
       let done!: () => void;
       const all = new Promise<void>((r) => (done = r));
-      let hookCalled!: () => void;
-      const inHook = new Promise<void>((r) => (hookCalled = r));
-      let answer!: (v: boolean) => void;
+      const { options, inHook, answer } = pendingHook();
       let accepted: Accepted | null = null;
       const server = await serve(kind, (socket) =>
-        acceptStream(
-          socket,
-          {
-            ...OPTIONS,
-            handshake: () => {
-              hookCalled();
-              return new Promise<boolean>((r) => (answer = r));
-            },
-          },
-          (acc) => {
-            if (acc === null) return;
-            accepted = acc;
-            acc.transport.listener = collector(messages, done);
-            acc.transport.start();
-          },
-        ),
+        acceptStream(socket, options, (acc) => {
+          if (acc === null) return;
+          accepted = acc;
+          acc.transport.listener = collector(messages, done);
+          acc.transport.start();
+        }),
       );
       const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
       try {

@@ -112,6 +112,10 @@ export function dial(
     if (finished) return false;
     finished = true;
     clearTimeout(timer);
+    if (stream.setSink !== undefined) {
+      stream.setSink(null);
+      return true;
+    }
     stream.removeListener(url.secure ? 'secureConnect' : 'connect', onConnect);
     stream.removeListener('data', onData);
     stream.removeListener('error', onError);
@@ -192,10 +196,18 @@ export function dial(
     done({ transport, protocol: validation.protocol, extensions: validation.extensions, response: result.head });
   }
 
-  stream.on(url.secure ? 'secureConnect' : 'connect', onConnect);
-  stream.on('data', onData);
-  stream.on('error', onError);
-  stream.on('close', onClose);
+  if (stream.setSink !== undefined) {
+    // A HandleSocket: input by direct calls, as the transport will take it
+    // (no listeners, so the socket never makes its `_events`). It holds
+    // writes until its TCP connect completes, so the request is queued now.
+    stream.setSink({ receive: onData, handleEnd: noop, finish: onClose, handleError: onError, handleDrain: noop });
+    onConnect();
+  } else {
+    stream.on(url.secure ? 'secureConnect' : 'connect', onConnect);
+    stream.on('data', onData);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  }
   return () => {
     if (detach()) {
       for (const e of instances) e.dispose();
@@ -227,3 +239,4 @@ function isTlsError(err: { code?: string }): boolean {
 }
 
 function ignore(): void {}
+function noop(): void {}

@@ -9,9 +9,10 @@
  * `nextTick` after each write) took about half of the least a Node echo
  * server can do in user time. The handle below is the same object `net`
  * drives (`net.Server` still binds, listens and accepts); only the layer
- * between it and us is gone. Reads arrive as one `data` event per libuv
- * read, writes go straight to `writeBuffer`/`writev` (libuv tries the
- * `write(2)` at once and queues only what the kernel did not take).
+ * between it and us is gone. Each libuv read is one direct call into the
+ * handshake or the transport that took the socket (`setSink`), or one `data`
+ * event for anyone else; writes go straight to `writeBuffer`/`writev` (libuv
+ * tries the `write(2)` at once and queues only what the kernel did not take).
  *
  * It implements the part of `Duplex` that the handshake and
  * `StreamTransport` use, with `net.Socket`'s semantics for a server

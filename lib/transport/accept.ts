@@ -167,17 +167,17 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
     hs.proceed(result.head, rest, peerOf(stream));
     // An asynchronous hook is still deciding: hold input (the first frames,
     // say) until the transport takes over. Otherwise the transport has it
-    // already (see complete), or the request was refused. A HandleSocket
-    // keeps reading into the handshake (up to HOLD_LIMIT), so that a peer
-    // that leaves meanwhile is seen now: a paused handle reads no FIN.
-    if (!hs.finished && !hs.holding) stream.pause();
+    // already (see complete), or the request was refused.
+    if (!hs.finished) awaitHook();
   };
   let stopReading: () => void;
+  let awaitHook: () => void;
   if (stream.setSink !== undefined) {
     // A HandleSocket: the handshake takes its input by direct calls, as the
     // transport will (no listeners, so the socket never makes its `_events`).
-    // Once the head is read, close and error still matter (an asynchronous
-    // hook may be deciding); the transport's sink replaces this one.
+    // While a hook decides it keeps reading into the handshake (up to
+    // HOLD_LIMIT), so that a peer that leaves meanwhile is seen at once: a
+    // paused handle reads no FIN. The transport's sink replaces this one.
     const setSink = stream.setSink.bind(stream);
     const watch = (receive: (chunk: Buffer) => void): StreamSink => ({
       receive,
@@ -187,13 +187,11 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
       handleDrain: noop,
     });
     setSink(watch(onData));
-    stopReading = () => {
-      hs.holding = true;
-      setSink(watch((chunk) => hs.hold(chunk)));
-    };
-    hs.cleanup = () => setSink(null);
+    stopReading = hs.cleanup = () => setSink(null);
+    awaitHook = () => setSink(watch((chunk) => hs.hold(chunk)));
   } else {
     stopReading = hs.cleanup = () => stream.removeListener('data', onData);
+    awaitHook = () => stream.pause();
     stream.on('data', onData);
     hs.listen();
   }
@@ -255,8 +253,7 @@ class PendingHandshake {
   cleanup: (() => void) | null = null;
   /** Whether `onError`/`onClose` are listeners on the stream (not when its input comes by `setSink`). */
   listening = false;
-  /** Input after the head is collected here (`hold`) until the transport takes over, instead of pausing the stream. */
-  holding = false;
+  /** Input that arrives while the hook decides (a HandleSocket's), for the transport. */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   private readonly timer: NodeJS.Timeout;

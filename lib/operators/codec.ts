@@ -8,6 +8,7 @@
 import { Observable, Observer, OperatorFunction, share, Subject } from '../rx';
 import type { CloseInfo, Connection, WebSocketData } from '../connection';
 import { CloseCode } from '../protocol/close-codes';
+import { messageOf } from '../protocol/errors';
 import { DecodeError, EncodeError } from './errors';
 import { closed$ } from './internal';
 
@@ -91,7 +92,7 @@ class TypedConnection<In, Out> implements CodecConnection<In, Out> {
             value = codec.decode(data);
           } catch (cause) {
             const error = new DecodeError(
-              `message could not be decoded: ${cause instanceof Error ? cause.message : String(cause)}`,
+              `message could not be decoded: ${messageOf(cause)}`,
               data,
               cause,
             );
@@ -120,7 +121,7 @@ class TypedConnection<In, Out> implements CodecConnection<In, Out> {
       data = this.codec.encode(value);
     } catch (cause) {
       this.errors.next(
-        new EncodeError(`value could not be encoded: ${cause instanceof Error ? cause.message : String(cause)}`, value, cause),
+        new EncodeError(`value could not be encoded: ${messageOf(cause)}`, value, cause),
       );
       return false;
     }

@@ -476,8 +476,7 @@ export class WebSocketProtocol {
     sink.inCall = false;
     sink.waiting = false;
     sink.result = null;
-    const why = error instanceof Error ? error.message : String(error);
-    this.fail(new InternalError(`extension ${extension.name} threw in ${what}: ${why}`, error));
+    this.fail(new InternalError(`extension ${extension.name} threw in ${what}`, error));
   }
 
   /** @internal An extension finished encoding asynchronously. */

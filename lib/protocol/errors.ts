@@ -77,14 +77,20 @@ export class HandshakeError extends WebSocketError {
   }
 }
 
+/** The message of whatever was thrown: an Error's `message`, else the value as a string. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
 /**
  * Something threw while a connection handled its input: code running inside
  * it (a custom extension's `decode`) or a resource failure. Only this
- * connection fails, with 1011 (`WS_ERR_INTERNAL`); `cause` is what was thrown.
+ * connection fails, with 1011 (`WS_ERR_INTERNAL`); `cause` is what was thrown,
+ * and the message is `context` and the cause's message.
  */
 export class InternalError extends WebSocketError {
-  constructor(message: string, cause: unknown) {
-    super(message, 'WS_ERR_INTERNAL', 1011);
+  constructor(context: string, cause: unknown) {
+    super(`${context}: ${messageOf(cause)}`, 'WS_ERR_INTERNAL', 1011);
     (this as { cause?: unknown }).cause = cause;
   }
 }

@@ -13,7 +13,7 @@
  */
 import * as nodeBuffer from 'node:buffer';
 import { constants, isUtf8 } from 'node:buffer';
-import { MessageTooBigError } from './errors';
+import { MessageTooBigError, messageOf } from './errors';
 
 /** `buffer.isAscii` (Node 18.15 / 19.6; simdutf); undefined on older versions. */
 const isAscii: ((input: Uint8Array) => boolean) | undefined = (nodeBuffer as { isAscii?: (input: Uint8Array) => boolean }).isAscii;
@@ -76,9 +76,8 @@ export function decodeMessageText(buf: Buffer): string | MessageTooBigError {
   try {
     return decodeText(buf);
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
     return new MessageTooBigError(
-      `text message of ${buf.length} bytes does not fit in a JavaScript string (${constants.MAX_STRING_LENGTH} UTF-16 units at most): ${why}`,
+      `text message of ${buf.length} bytes does not fit in a JavaScript string (${constants.MAX_STRING_LENGTH} UTF-16 units at most): ${messageOf(error)}`,
       constants.MAX_STRING_LENGTH,
     );
   }

@@ -215,8 +215,7 @@ export class StreamTransport implements Transport, ProtocolHandler, StreamSink {
       // What does is code running inside the core (a custom extension's
       // decode) or a resource failure: it fails this connection with 1011
       // instead of leaving the socket's data handler and ending the process.
-      const why = error instanceof Error ? error.message : String(error);
-      this.protocol.fail(new InternalError(`error while handling input: ${why}`, error));
+      this.protocol.fail(new InternalError('error while handling input', error));
     } finally {
       this.inReceive = false;
     }

@@ -181,10 +181,10 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
     const setSink = stream.setSink.bind(stream);
     const watch = (receive: (chunk: Buffer) => void): StreamSink => ({
       receive,
-      handleEnd: noop,
+      handleEnd: ignore,
       finish: hs.onClose,
       handleError: hs.onError,
-      handleDrain: noop,
+      handleDrain: ignore,
     });
     setSink(watch(onData));
     stopReading = hs.cleanup = () => setSink(null);
@@ -193,11 +193,8 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
     stopReading = hs.cleanup = () => stream.removeListener('data', onData);
     awaitHook = () => stream.pause();
     stream.on('data', onData);
-    hs.listen();
   }
 }
-
-function noop(): void {}
 
 /** Input held during an asynchronous handshake hook before reading pauses (a HandleSocket's). */
 const HOLD_LIMIT = 64 * 1024;
@@ -219,7 +216,6 @@ export function acceptRequest(
   s.setTimeout?.(0);
   s.setNoDelay?.(true);
   const hs = new PendingHandshake(socket, options, done);
-  hs.listen();
   hs.proceed(headFromIncomingMessage(request), head !== null && head.length > 0 ? head : null, peerOf(socket));
 }
 
@@ -251,8 +247,6 @@ export function headFromIncomingMessage(request: IncomingMessage): HttpRequestHe
 class PendingHandshake {
   finished = false;
   cleanup: (() => void) | null = null;
-  /** Whether `onError`/`onClose` are listeners on the stream (not when its input comes by `setSink`). */
-  listening = false;
   /** Input that arrives while the hook decides (a HandleSocket's), for the transport. */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
@@ -266,6 +260,11 @@ class PendingHandshake {
     private readonly done: AcceptCallback,
   ) {
     this.timer = setTimeout(() => this.reject(408, 'opening handshake timed out'), options.handshakeTimeout);
+    // A stream with `setSink` reports close and error to the sink acceptStream sets.
+    if (stream.setSink === undefined) {
+      stream.on('error', this.onError);
+      stream.on('close', this.onClose);
+    }
   }
 
   /** Input that arrived while the hook decides: kept for the transport; past HOLD_LIMIT, reading pauses. */
@@ -275,19 +274,12 @@ class PendingHandshake {
     if (this.heldBytes > HOLD_LIMIT) this.stream.pause();
   }
 
-  /** Watches the stream's `error` and `close` events (a stream without `setSink`). */
-  listen(): void {
-    this.listening = true;
-    this.stream.on('error', this.onError);
-    this.stream.on('close', this.onClose);
-  }
-
   private detach(): boolean {
     if (this.finished) return false;
     this.finished = true;
     clearTimeout(this.timer);
     this.cleanup?.();
-    if (this.listening) {
+    if (this.stream.setSink === undefined) {
       this.stream.removeListener('error', this.onError);
       this.stream.removeListener('close', this.onClose);
     }

@@ -200,7 +200,7 @@ export function dial(
     // A HandleSocket: input by direct calls, as the transport will take it
     // (no listeners, so the socket never makes its `_events`). It holds
     // writes until its TCP connect completes, so the request is queued now.
-    stream.setSink({ receive: onData, handleEnd: noop, finish: onClose, handleError: onError, handleDrain: noop });
+    stream.setSink({ receive: onData, handleEnd: ignore, finish: onClose, handleError: onError, handleDrain: ignore });
     onConnect();
   } else {
     stream.on(url.secure ? 'secureConnect' : 'connect', onConnect);
@@ -239,4 +239,3 @@ function isTlsError(err: { code?: string }): boolean {
 }
 
 function ignore(): void {}
-function noop(): void {}

@@ -218,7 +218,7 @@ export class HandleSocket {
   private corkedBytes = 0;
   private peer: { address?: string; port?: number } | null = null;
   private closeError: Error | null = null;
-  /** The transport, once it takes the socket over (`setSink`): called directly, not through listeners. */
+  /** Who takes the socket's input (`setSink`: the handshake, then the transport), called directly, not through listeners. */
   private sink: StreamSink | null = null;
 
   /**

@@ -2,10 +2,12 @@
  * Glue between the sans-I/O core and a byte stream: a `HandleSocket` (plain
  * TCP on libuv's handle, the default), a `net.Socket`, a `tls.TLSSocket`, the
  * in-memory duplex of the testing kit, or (later) an HTTP/2 stream. It feeds
- * chunks to the core, writes the core's output, and owns the timers (python-websockets `data_received`; ws `setSocket`).
+ * chunks to the core, writes the core's output, and owns the timers
+ * (python-websockets `data_received`; ws `setSocket`).
  *
- * Hot path: one module-level `data` listener (state on the instance, ws
- * `socketOnData`), all frames produced while handling a chunk go out in one
+ * Hot path: a `HandleSocket` calls the transport directly (`setSink`); other
+ * streams get one module-level `data` listener (state on the instance, ws
+ * `socketOnData`). All frames produced while handling a chunk go out in one
  * `write` (or one `writev` when large payloads are queued by reference), and
  * frames sent from elsewhere are batched until the next microtask.
  *

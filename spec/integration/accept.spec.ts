@@ -6,10 +6,9 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { acceptStream, type Accepted, type AcceptOptions } from '../../lib/transport/accept';
-import { acceptHandles } from '../../lib/transport/handle-socket';
 import type { ByteStream, TransportListener } from '../../lib/transport/stream-transport';
 import { clientFrame } from '../helpers';
-import { within } from './util';
+import { handleServer, within } from './util';
 
 const OPTIONS = { maxPayload: 1 << 20, highWaterMark: 1 << 18, closeTimeout: 1000, handshakeTimeout: 5000, maxHeaderSize: 16384 };
 const REQUEST =
@@ -35,11 +34,8 @@ type Kind = 'net.Socket' | 'HandleSocket';
 
 /** A server on 127.0.0.1 whose connections reach `onSocket` as net.Sockets or as HandleSockets (input by setSink). */
 async function serve(kind: Kind, onSocket: (socket: ByteStream) => void): Promise<net.Server> {
-  const server = kind === 'net.Socket' ? net.createServer(onSocket) : net.createServer();
-  if (kind === 'HandleSocket') {
-    server.once('listening', () => expect(acceptHandles(server, onSocket)).to.equal(true));
-    server.on('connection', () => expect.fail('a net.Socket was built'));
-  }
+  if (kind === 'HandleSocket') return handleServer(onSocket);
+  const server = net.createServer(onSocket);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return server;
 }

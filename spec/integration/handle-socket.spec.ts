@@ -10,9 +10,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { firstValueFrom, switchMap, take, toArray } from 'rxjs';
 import { connect } from '../../lib';
-import { acceptHandles, connectHandle, handleBindings, HandleSocket } from '../../lib/transport/handle-socket';
+import { connectHandle, handleBindings, HandleSocket } from '../../lib/transport/handle-socket';
 import { until } from '../helpers';
-import { closedPort, loopbackScope, wsOpen } from './util';
+import { closedPort, handleServer, loopbackScope, wsOpen } from './util';
 
 interface Pair {
   server: net.Server;
@@ -22,16 +22,9 @@ interface Pair {
 
 /** A net.Server whose connections arrive as HandleSockets, and one client connected to it. */
 async function pair(): Promise<Pair> {
-  const server = net.createServer();
-  let adopted = false;
-  const accepted = new Promise<HandleSocket>((resolve) => {
-    server.once('listening', () => (adopted = acceptHandles(server, resolve)));
-  });
-  server.on('connection', () => {
-    throw new Error('a net.Socket was built: the handle was not taken over');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  expect(adopted, 'acceptHandles took over the listening handle').to.equal(true);
+  let onSocket!: (socket: HandleSocket) => void;
+  const accepted = new Promise<HandleSocket>((resolve) => (onSocket = resolve));
+  const server = await handleServer(onSocket);
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   await new Promise((resolve) => client.once('connect', resolve));
   return { server, socket: await accepted, client };

@@ -3,6 +3,7 @@ import { firstValueFrom, Observable, Subscription } from 'rxjs';
 import * as net from 'node:net';
 import WebSocket from 'ws';
 import { connect, listen, Connection, ServerOptions } from '../../lib';
+import { acceptHandles, type HandleSocket } from '../../lib/transport/handle-socket';
 
 export interface TestServer {
   port: number;
@@ -153,4 +154,21 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A net.Server on 127.0.0.1 (a free port) whose connections reach `onSocket`
+ * as HandleSockets. Throws if acceptHandles could not take the listening
+ * handle over, and (as an uncaught error) if net builds a net.Socket anyway.
+ */
+export async function handleServer(onSocket: (socket: HandleSocket) => void): Promise<net.Server> {
+  const server = net.createServer();
+  let adopted = false;
+  server.once('listening', () => (adopted = acceptHandles(server, onSocket)));
+  server.on('connection', () => {
+    throw new Error('a net.Socket was built: the handle was not taken over');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  if (!adopted) throw new Error('acceptHandles did not take over the listening handle');
+  return server;
 }

@@ -71,12 +71,12 @@ function pathOf(url: string | undefined): string {
  * ```
  */
 export function attach(server: HttpServer | HttpsServer, options: AttachOptions = {}): Attachment {
-  checkEndpointOptions(options);
+  const conn = checkEndpointOptions(options);
   const reporter = new ErrorReporter(options.onError);
   const shutdownTimeout = options.shutdownTimeout ?? 5000;
   const observable = new Observable<Connection>((subscriber) => {
     const set = new ConnectionSet(shutdownTimeout);
-    const accept = acceptOptions(options, set, reporter);
+    const accept = acceptOptions(options, conn, set, reporter);
     const handshaking = new Set<Duplex>();
     let stopped = false;
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -143,14 +143,14 @@ export function upgrade(
   head: Buffer,
   options: AttachOptions = {},
 ): Observable<Connection> {
-  checkEndpointOptions(options);
+  const conn = checkEndpointOptions(options);
   return new Observable<Connection>((subscriber) => {
     const marked = socket as Marked;
     marked[kClaimed] = true;
     const set = new ConnectionSet(options.shutdownTimeout ?? 5000);
     const reporter = new ErrorReporter(options.onError);
     let settled = false;
-    const accept = acceptOptions({ ...options, path: undefined }, set, reporter);
+    const accept = acceptOptions({ ...options, path: undefined }, conn, set, reporter);
     acceptRequest(request, socket, head, accept, (accepted, reason, status) => {
       settled = true;
       if (accepted === null) {

@@ -203,9 +203,13 @@ export function checkEndpointOptions(opts: EndpointOptions): Required<Connection
   return conn;
 }
 
-/** The accept settings for a set of endpoint options. @internal */
-export function acceptOptions(opts: EndpointOptions, set: ConnectionSet, reporter: ErrorReporter): AcceptOptions {
-  const conn = resolveConnectionOptions(opts);
+/** The accept settings for a set of endpoint options (`conn`: their checked connection settings). @internal */
+export function acceptOptions(
+  opts: EndpointOptions,
+  conn: Required<ConnectionOptions>,
+  set: ConnectionSet,
+  reporter: ErrorReporter,
+): AcceptOptions {
   const maxConnections = opts.maxConnections ?? Infinity;
   return {
     path: opts.path,
@@ -248,7 +252,7 @@ export function listen(address: ListenAddress, options?: ServerOptions): Listene
     const set = new ConnectionSet(shutdownTimeout);
     const handshaking = new Set<net.Socket | HandleSocket>();
     let stopped = false;
-    const accept = acceptOptions(opts, set, reporter);
+    const accept = acceptOptions(opts, conn, set, reporter);
     let server: net.Server;
     if (opts.tls !== undefined) {
       server = tls.createServer({

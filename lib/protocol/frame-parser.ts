@@ -7,7 +7,9 @@
  * exception. Chunks are kept as a list plus a byte count; a payload that lies
  * within one chunk is taken as a zero-copy `subarray` and unmasked in place,
  * and only payloads that straddle chunks are copied, once, into a buffer of
- * the frame's known length (ws `Receiver#consume`).
+ * the frame's known length (ws `Receiver#consume`). Above RESERVE_LIMIT that
+ * buffer grows with what has arrived instead, so that a header alone cannot
+ * make the parser reserve `maxPayload` bytes.
  *
  * Every rule violation fails the parser with a typed error carrying the close
  * code to send; after that all input is discarded. Nothing here throws.
@@ -57,6 +59,17 @@ export interface ParserOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * @internal A frame that straddles chunks gets its whole buffer at once up to
+ * this length. A longer one starts with this much (or what has arrived, if
+ * more) and grows fourfold as bytes come: a peer has to send a quarter of
+ * what it makes the parser hold, and the bytes copied again on growing add up
+ * to less than 4/3 of the frame. Without the limit, a 14-byte header and one byte of payload
+ * reserved 64 MiB (the default `maxPayload`) per connection.
+ */
+export const RESERVE_LIMIT = 256 * 1024;
+const GROWTH = 4;
 
 const enum State {
   Header,
@@ -347,11 +360,18 @@ export class FrameParser {
     const length = this.payloadLength;
     let payload: Buffer;
     if (this.partial !== null) {
-      const partial = this.partial;
+      let partial = this.partial;
       const filled = this.partialFilled;
       const want = length - filled;
       const n = this.buffered < want ? this.buffered : want;
       if (n === 0) return false;
+      if (filled + n > partial.length) {
+        // Past RESERVE_LIMIT: grow (at most to the frame's length).
+        const size = Math.min(length, Math.max(filled + n, partial.length * GROWTH));
+        const grown = Buffer.allocUnsafe(size);
+        partial.copy(grown, 0, 0, filled);
+        this.partial = partial = grown;
+      }
       this.copyInto(partial, filled, n);
       applyMask(partial, filled, filled + n, this.maskKey, filled);
       this.partialFilled = filled + n;
@@ -369,9 +389,10 @@ export class FrameParser {
     } else {
       if (this.buffered === 0) return false;
       // The frame straddles chunks: collect it into one buffer of its final
-      // size, unmasking and validating each piece as it comes (fail fast).
-      const partial = Buffer.allocUnsafe(length);
+      // size (up to RESERVE_LIMIT; above, one that grows), unmasking and
+      // validating each piece as it comes (fail fast).
       const n = this.buffered;
+      const partial = Buffer.allocUnsafe(length <= RESERVE_LIMIT ? length : Math.max(n, RESERVE_LIMIT));
       this.copyInto(partial, 0, n);
       applyMask(partial, 0, n, this.maskKey, 0);
       this.partial = partial;

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { FrameParser } from '../../lib/protocol/frame-parser';
+import { FrameParser, RESERVE_LIMIT } from '../../lib/protocol/frame-parser';
+import type { ParserHandler } from '../../lib/protocol/frame-parser';
+import type { WebSocketError } from '../../lib/protocol/errors';
 import { ParserRecorder, ParserEvent } from './recorder';
 import { splitAt } from '../fuzz/bytes';
 import { clientFrame, closePayload, frame, fresh, randomSplit, rng, splits } from '../helpers';
@@ -205,6 +207,191 @@ describe('protocol/frame-parser', () => {
     it('accepts a message of exactly the limit', () => {
       const bytes = Buffer.concat([frame(2, Buffer.alloc(60), { fin: false }), frame(0, Buffer.alloc(40))]);
       expect(run([bytes], 'client', 100)).to.deep.equal([['message', Buffer.alloc(100).toString('hex'), false]]);
+    });
+  });
+
+  describe('frames longer than RESERVE_LIMIT that straddle chunks', () => {
+    const R = RESERVE_LIMIT;
+    const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+
+    /** Keeps messages as Buffers (the recorder's hex would be megabytes). */
+    class Collector implements ParserHandler {
+      messages: { payload: Buffer; text: boolean }[] = [];
+      errors: WebSocketError[] = [];
+      onMessage(payload: Buffer, text: boolean): void {
+        this.messages.push({ payload: Buffer.from(payload), text });
+      }
+      onControl(): void {}
+      onFrame(): void {}
+      onParseError(error: WebSocketError): void {
+        this.errors.push(error);
+      }
+    }
+
+    function feed(pieces: Buffer[], role: 'client' | 'server', maxPayload = 64 << 20): Collector {
+      const c = new Collector();
+      const parser = new FrameParser(c, { role, maxPayload });
+      for (const p of fresh(pieces)) parser.receive(p);
+      return c;
+    }
+
+    /** Cuts `bytes` at the given offsets (sorted, inside the buffer). */
+    function cutAt(bytes: Buffer, offsets: number[]): Buffer[] {
+      const out: Buffer[] = [];
+      let from = 0;
+      for (const at of offsets) {
+        if (at <= from || at >= bytes.length) continue;
+        out.push(bytes.subarray(from, at));
+        from = at;
+      }
+      out.push(bytes.subarray(from));
+      return out;
+    }
+
+    function chunked(bytes: Buffer, size: number): Buffer[] {
+      const out: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+      return out;
+    }
+
+    /** Runs `fn` with Buffer.allocUnsafe recording the sizes asked for (in `sizes`, as they come). */
+    function allocations(fn: (sizes: number[]) => void): { sizes: number[] } {
+      const original = Buffer.allocUnsafe;
+      const sizes: number[] = [];
+      Buffer.allocUnsafe = (size: number) => {
+        sizes.push(size);
+        return original(size);
+      };
+      try {
+        fn(sizes);
+        return { sizes };
+      } finally {
+        Buffer.allocUnsafe = original;
+      }
+    }
+
+    // Text of 1-, 2-, 3- and 4-byte characters, so that sequences cross every cut.
+    const textOf = (n: number) => {
+      const b = Buffer.from('aé€😀'.repeat(Math.ceil(n / 10) + 1)).subarray(0, n);
+      let end = n; // end on a character boundary
+      while (end > 0 && (b[end - 1] & 0xc0) === 0x80) end--;
+      if (end > 0 && b[end - 1] >= 0xc0) end--;
+      return Buffer.concat([b.subarray(0, end), Buffer.alloc(n - end, 0x61)]);
+    };
+
+    for (const length of [R + 1, 4 * R + 3, 12 * R + 5]) {
+      for (const role of ['client', 'server'] as const) {
+        it(`assembles a ${length}-byte frame (${role === 'server' ? 'masked' : 'unmasked'}) however it is cut`, () => {
+          const binary = Buffer.alloc(length);
+          for (let i = 0; i < length; i++) binary[i] = (i * 7 + (i >> 11)) & 0xff;
+          const text = textOf(length);
+          for (const [opcode, payload] of [[2, binary], [1, text]] as const) {
+            const bytes = frame(opcode, payload, { mask: role === 'server' ? MASK : null });
+            const head = bytes.length - length;
+            const ways: [string, Buffer[]][] = [
+              ['whole', [bytes]],
+              ['header and one byte, then the rest', cutAt(bytes, [head + 1])],
+              ['64 KiB reads', chunked(bytes, 65536)],
+              ['one byte, then 64 KiB reads', [bytes.subarray(0, head + 1), ...chunked(bytes.subarray(head + 1), 65536)]],
+              ['around each size the buffer grows past', cutAt(bytes, [R - 1, R, R + 1, 4 * R - 1, 4 * R, 4 * R + 1, 16 * R].map((o) => head + o))],
+              ['1 KiB pieces', chunked(bytes, 1024)],
+            ];
+            for (let seed = 1; seed <= 3; seed++) ways.push([`random pieces, seed ${seed}`, randomSplit(bytes, seed, 200_000)]);
+            for (const [how, pieces] of ways) {
+              const c = feed(pieces, role);
+              expect(c.errors, `${how}, opcode ${opcode}`).to.deep.equal([]);
+              expect(c.messages.length, `${how}, opcode ${opcode}`).to.equal(1);
+              expect(c.messages[0].text).to.equal(opcode === 1);
+              expect(c.messages[0].payload.equals(payload), `${how}, opcode ${opcode}: payload differs`).to.equal(true);
+            }
+          }
+        });
+      }
+    }
+
+    it('a header and one byte of payload reserve RESERVE_LIMIT, not the length the header announces', () => {
+      const announced = 48 << 20;
+      const bytes = Buffer.concat([frame(2, Buffer.alloc(0), { length: announced }), Buffer.from([1])]);
+      const before = process.memoryUsage().arrayBuffers;
+      const held: Collector[] = [];
+      const parsers: FrameParser[] = [];
+      const { sizes } = allocations(() => {
+        for (let i = 0; i < 16; i++) {
+          const c = new Collector();
+          const parser = new FrameParser(c, { role: 'client', maxPayload: 64 << 20 });
+          parser.receive(bytes.subarray(0, bytes.length - 1));
+          parser.receive(Buffer.from(bytes.subarray(bytes.length - 1)));
+          held.push(c);
+          parsers.push(parser);
+        }
+      });
+      const grown = process.memoryUsage().arrayBuffers - before;
+      expect(held.every((c) => c.messages.length === 0 && c.errors.length === 0)).to.equal(true);
+      // 16 x 48 MiB (768 MiB) when the whole announced length was reserved.
+      expect(grown).to.be.below(16 * (R + 65536));
+      expect(Math.max(...sizes)).to.equal(R);
+      expect(parsers.length).to.equal(16);
+    });
+
+    it('holds at most four times what has arrived, however slowly it arrives', () => {
+      const length = 5 << 20;
+      const bytes = frame(2, Buffer.alloc(length, 0x5a), { mask: MASK });
+      const head = bytes.length - length;
+      const c = new Collector();
+      const parser = new FrameParser(c, { role: 'server', maxPayload: 64 << 20 });
+      parser.receive(Buffer.from(bytes.subarray(0, head)));
+      let arrived = 0;
+      let largest = 0;
+      const { sizes } = allocations((sizes) => {
+        for (const piece of chunked(bytes.subarray(head), 40_000)) {
+          arrived += piece.length;
+          const before = sizes.length;
+          parser.receive(Buffer.from(piece));
+          for (const size of sizes.slice(before)) {
+            largest = Math.max(largest, size);
+            expect(size, `after ${arrived} bytes`).to.be.at.most(Math.max(R, 4 * arrived));
+          }
+        }
+      });
+      expect(c.errors).to.deep.equal([]);
+      expect(c.messages.length).to.equal(1);
+      expect(c.messages[0].payload.equals(Buffer.alloc(length, 0x5a))).to.equal(true);
+      expect(largest).to.equal(length);
+      // R, 4R, 16R (4 MiB), then the frame's own length.
+      expect(sizes.filter((s) => s >= R)).to.deep.equal([R, 4 * R, 16 * R, length]);
+    });
+
+    it('fails fast on invalid UTF-8 in a long text frame, before the frame is complete', () => {
+      const payload = textOf(3 << 20);
+      payload[700_000] = 0xff;
+      const bytes = frame(1, payload, { mask: MASK });
+      const c = new Collector();
+      const parser = new FrameParser(c, { role: 'server', maxPayload: 64 << 20 });
+      let fed = 0;
+      for (const piece of chunked(bytes, 65536)) {
+        parser.receive(Buffer.from(piece));
+        fed += piece.length;
+        if (c.errors.length > 0) break;
+      }
+      expect(c.errors.map((e) => e.closeCode)).to.deep.equal([1007]);
+      expect(fed).to.be.below(800_000);
+      expect(c.messages).to.deep.equal([]);
+    });
+
+    it('assembles a fragmented message whose frames are each longer than the limit', () => {
+      const first = textOf(R + 100);
+      const second = textOf(2 * R + 3);
+      const bytes = Buffer.concat([
+        frame(1, first, { fin: false, mask: MASK }),
+        frame(0x9, Buffer.from('ping'), { mask: MASK }),
+        frame(0, second, { mask: MASK }),
+      ]);
+      for (const pieces of [chunked(bytes, 65536), chunked(bytes, 3000), randomSplit(bytes, 9, 100_000)]) {
+        const c = feed(pieces, 'server');
+        expect(c.errors).to.deep.equal([]);
+        expect(c.messages.length).to.equal(1);
+        expect(c.messages[0].payload.equals(Buffer.concat([first, second]))).to.equal(true);
+      }
     });
   });
 

@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { Observable, OperatorFunction } from '../rx';
 import type { Frame, OutgoingFrame } from '../connection';
 import { MessageTooBigError, InvalidPayloadError, ProtocolError } from '../protocol/errors';
+import { MessageAssembler } from '../protocol/assembler';
 import { Opcode } from '../protocol/opcodes';
 import { decodeMessageText } from '../protocol/utf8';
 
@@ -34,8 +35,7 @@ export function assembleMessages(config?: AssembleConfig): OperatorFunction<Fram
   const maxPayload = config?.maxPayload ?? Infinity;
   return (source) =>
     new Observable<string | Buffer>((subscriber) => {
-      let parts: Buffer[] = [];
-      let bytes = 0;
+      const parts = new MessageAssembler();
       let opcode = -1;
       return source.subscribe({
         next: (frame) => {
@@ -60,17 +60,17 @@ export function assembleMessages(config?: AssembleConfig): OperatorFunction<Fram
             return;
           }
           const payload = frame.payload ?? Buffer.alloc(0);
-          bytes += payload.length;
-          if (bytes > maxPayload) {
+          if (parts.length + payload.length > maxPayload) {
             subscriber.error(new MessageTooBigError(`message over ${maxPayload} bytes`, maxPayload));
             return;
           }
-          parts.push(payload);
-          if (!frame.fin) return;
-          const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
+          let data = payload; // a message in one frame
+          if (op === Opcode.Continuation || !frame.fin) {
+            parts.add(payload);
+            if (!frame.fin) return;
+            data = parts.take();
+          }
           const text = opcode === Opcode.Text;
-          parts = [];
-          bytes = 0;
           opcode = -1;
           if (text) {
             if (!isUtf8(data)) {

@@ -19,6 +19,7 @@ import type { Extension, ExtensionFrame, ExtensionSink } from './extension';
 import { Frame, FrameParser } from './frame-parser';
 import { FrameWriter, OutgoingFrame } from './frame-writer';
 import { append, emptyList } from './lists';
+import { MessageAssembler } from './assembler';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** Connection state (RFC 6455 §4, §7). */
@@ -168,7 +169,8 @@ export class WebSocketProtocol {
   // Assembly of decoded messages (extensions only).
   private asmText = false;
   private asmLength = 0;
-  private asmFragments: Buffer[] = emptyList();
+  /** The fragments of the decoded message in progress; null when none is. */
+  private asmFragments: MessageAssembler | null = null;
   private asmUtf8: Utf8Validator | null = null;
 
   constructor(handler: ProtocolHandler, options: ProtocolOptions) {
@@ -712,7 +714,7 @@ export class WebSocketProtocol {
     const fragments = this.asmFragments;
     const text = this.asmText;
     if (text) {
-      if (frame.fin && fragments.length === 0) {
+      if (frame.fin && fragments === null) {
         if (!isValidUtf8(payload)) return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
       } else {
         if (!this.asmUtf8!.write(payload)) return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
@@ -722,14 +724,14 @@ export class WebSocketProtocol {
       }
     }
     if (!frame.fin) {
-      this.asmFragments = append(fragments, payload);
+      (this.asmFragments ??= new MessageAssembler()).add(payload);
       return;
     }
     let message = payload;
-    if (fragments.length > 0) {
-      fragments.push(payload);
-      message = Buffer.concat(fragments, length);
-      this.asmFragments = emptyList();
+    if (fragments !== null) {
+      fragments.add(payload);
+      message = fragments.take();
+      this.asmFragments = null;
     }
     this.asmLength = 0;
     if (this.closeReceived) return;

@@ -17,7 +17,7 @@
 import { Opcode } from './opcodes';
 import { MessageTooBigError, ProtocolError, InvalidPayloadError, WebSocketError } from './errors';
 import { applyMask } from './mask';
-import { append, emptyList } from './lists';
+import { MessageAssembler } from './assembler';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** A frame as received (payload unmasked), for frame-level users. */
@@ -118,8 +118,8 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  /** Fragments of the message in progress (the shared empty list when none). */
-  private fragments: Buffer[] = emptyList();
+  /** The fragments of the message in progress; null when none is. */
+  private assembler: MessageAssembler | null = null;
   private readonly utf8 = new Utf8Validator();
   private utf8Active = false;
 
@@ -165,7 +165,7 @@ export class FrameParser {
     this.stopped = true;
     this.chunks = [];
     this.buffered = 0;
-    this.fragments = emptyList();
+    this.assembler = null;
     this.partial = null;
   }
 
@@ -423,7 +423,7 @@ export class FrameParser {
     // UTF-8 first, so that a frame the connection fails on is never reported
     // as received, however the bytes were chunked.
     if (opcode < 0x8 && this.utf8Active) {
-      if (this.fin && this.fragments.length === 0 && !validated) {
+      if (this.fin && this.assembler === null && !validated) {
         if (!isValidUtf8(payload)) {
           return this.fail(new InvalidPayloadError('invalid UTF-8 in a text message'));
         }
@@ -463,17 +463,17 @@ export class FrameParser {
       this.handler.onDataFrame!(opcode, fin, this.rsv, payload);
       return;
     }
-    const fragments = this.fragments;
     if (!this.fin) {
-      this.fragments = append(fragments, payload);
+      (this.assembler ??= new MessageAssembler()).add(payload);
       this.messageLength += payload.length;
       return;
     }
     let message = payload;
-    if (fragments.length > 0) {
-      fragments.push(payload);
-      message = Buffer.concat(fragments, this.messageLength + payload.length);
-      this.fragments = emptyList();
+    const assembler = this.assembler;
+    if (assembler !== null) {
+      assembler.add(payload);
+      message = assembler.take();
+      this.assembler = null;
     }
     const text = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;

@@ -5,20 +5,13 @@
  * high-water mark), and once the client reads, every byte comes back.
  */
 import { expect } from 'chai';
-import { spawn, ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { echoChild, rawUpgrade, rssOf } from './util';
 
 const TOTAL = 512 * 1024 * 1024;
 const PAYLOAD = 64 * 1024;
 const FRAMES = TOTAL / PAYLOAD;
 const LIMIT = 64 * 1024 * 1024;
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 for (const sockets of ['direct', 'net'] as const) describe(`integration/backpressure (child process, ${sockets} sockets)`, function () {
   this.timeout(60000);
@@ -26,13 +19,7 @@ for (const sockets of ['direct', 'net'] as const) describe(`integration/backpres
   let port: number;
 
   before(async () => {
-    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', 'fixtures', 'echo-child.ts'), ...(sockets === 'net' ? ['--net-sockets'] : [])], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    port = await new Promise<number>((resolve, reject) => {
-      child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-      child.once('exit', (code) => reject(new Error(`echo child exited with ${code}`)));
-    });
+    ({ child, port } = await echoChild(sockets === 'net' ? ['--net-sockets'] : []));
   });
 
   after(() => {
@@ -41,27 +28,9 @@ for (const sockets of ['direct', 'net'] as const) describe(`integration/backpres
   });
 
   it('an echo facing a client that sends 512 MiB without reading stays within 64 MB, and loses nothing', async () => {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise((r) => socket.once('connect', r));
-    socket.write(
-      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
-    let received = 0;
-    let headerSeen = false;
-    await new Promise<void>((resolve) => {
-      const onData = (d: Buffer) => {
-        const text = d.toString('latin1');
-        const end = text.indexOf('\r\n\r\n');
-        if (end >= 0) {
-          headerSeen = true;
-          received += d.length - (end + 4);
-          socket.removeListener('data', onData);
-          resolve();
-        }
-      };
-      socket.on('data', onData);
-    });
-    expect(headerSeen).to.equal(true);
+    const { socket, head, after } = await rawUpgrade(port);
+    expect(head).to.match(/^HTTP\/1\.1 101/);
+    let received = after.length;
     socket.pause(); // from here on the client does not read
     socket.on('data', (d) => (received += d.length));
 

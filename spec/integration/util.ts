@@ -1,6 +1,9 @@
 /** Loopback helpers for integration specs. */
 import { firstValueFrom, Observable, Subscription } from 'rxjs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import WebSocket from 'ws';
 import { connect, listen, Connection, ServerOptions } from '../../lib';
 import { acceptHandles, type HandleSocket } from '../../lib/transport/handle-socket';
@@ -171,4 +174,56 @@ export async function handleServer(onSocket: (socket: HandleSocket) => void): Pr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   if (!adopted) throw new Error('acceptHandles did not take over the listening handle');
   return server;
+}
+
+/** The opening handshake a raw client sends (RFC 6455 §1.3's sample key). */
+export const RAW_UPGRADE =
+  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+
+/**
+ * A raw TCP client past the opening handshake (`headers`: extra header lines,
+ * each ending in CRLF). `head` is the server's response head; `after`, any
+ * bytes that came with it. The socket is paused, with no data listener
+ * left: add one, then `resume()`.
+ */
+export async function rawUpgrade(port: number, headers = ''): Promise<{ socket: net.Socket; head: string; after: Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await within(new Promise((r) => socket.once('connect', r)), 5000, 'raw connect');
+  socket.write(RAW_UPGRADE + headers + '\r\n');
+  let buf = Buffer.alloc(0);
+  const end = await within(
+    new Promise<number>((resolve) => {
+      const onData = (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        socket.removeListener('data', onData);
+        socket.pause();
+        resolve(at);
+      };
+      socket.on('data', onData);
+    }),
+    5000,
+    'the response head',
+  );
+  return { socket, head: buf.subarray(0, end).toString('latin1'), after: buf.subarray(end + 4) };
+}
+
+/** An echo server in a child process (spec/fixtures/echo-child.ts, with `args`), and its port. */
+export async function echoChild(args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '..', 'fixtures', 'echo-child.ts'), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+    child.once('exit', (code) => reject(new Error(`echo child exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+/** The resident memory of process `pid`, bytes (from /proc). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
 }

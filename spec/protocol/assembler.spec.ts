@@ -78,7 +78,7 @@ describe('protocol/assembler', () => {
     const n = 200_000;
     const one = Buffer.from('a');
     const a = new MessageAssembler();
-    let message = Buffer.alloc(0);
+    let message: Buffer = Buffer.alloc(0);
     const sizes = allocations(() => {
       for (let i = 0; i < n; i++) a.add(one);
       message = a.take();

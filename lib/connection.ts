@@ -98,6 +98,12 @@ export function prepareMessage(data: WebSocketData, options?: { binary?: boolean
 
 /** Pre-subscription buffer: reading pauses past this many bytes. */
 const PENDING_LIMIT = 64 * 1024;
+/**
+ * What a held message counts beyond its payload: its objects. Without it,
+ * empty messages never reached PENDING_LIMIT: 11 million of them were read
+ * and held (577 MB) before anyone subscribed.
+ */
+const HELD_OVERHEAD = 128;
 
 interface PendingPing {
   payload: Buffer;
@@ -383,8 +389,11 @@ export class Connection implements Observer<WebSocketData>, TransportListener {
   /** @internal */
   onMessage(data: Buffer, text: boolean): void {
     if (this.holding) {
-      (this.pending ??= []).push({ data, text });
-      this.pendingBytes += data.length;
+      // Held past this read: a copy when it is a small part of a larger
+      // buffer (the chunk it arrived in), which it would keep alive.
+      const held = 2 * data.length >= data.buffer.byteLength ? data : Buffer.from(data);
+      (this.pending ??= []).push({ data: held, text });
+      this.pendingBytes += data.length + HELD_OVERHEAD;
       if (this.pendingBytes > PENDING_LIMIT) this.transport.pauseReading();
       return;
     }

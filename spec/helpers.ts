@@ -90,3 +90,22 @@ export async function until(predicate: () => boolean, ms = 5000, what = 'conditi
     await new Promise((r) => setImmediate(r));
   }
 }
+
+/**
+ * Runs `fn` with `Buffer.allocUnsafe` recording the sizes asked for, and
+ * returns them; `fn` sees the list as it grows.
+ */
+export function allocations(fn: (sizes: number[]) => void): number[] {
+  const original = Buffer.allocUnsafe;
+  const sizes: number[] = [];
+  Buffer.allocUnsafe = (size: number) => {
+    sizes.push(size);
+    return original(size);
+  };
+  try {
+    fn(sizes);
+  } finally {
+    Buffer.allocUnsafe = original;
+  }
+  return sizes;
+}

@@ -3,23 +3,7 @@ import { LARGE, MessageAssembler } from '../../lib/protocol/assembler';
 import { FrameParser } from '../../lib/protocol/frame-parser';
 import type { ParserHandler } from '../../lib/protocol/frame-parser';
 import type { WebSocketError } from '../../lib/protocol/errors';
-import { frame, fresh, randomSplit, rng } from '../helpers';
-
-/** Runs `fn` with Buffer.allocUnsafe recording the sizes asked for. */
-function allocations(fn: () => void): number[] {
-  const original = Buffer.allocUnsafe;
-  const sizes: number[] = [];
-  Buffer.allocUnsafe = (size: number) => {
-    sizes.push(size);
-    return original(size);
-  };
-  try {
-    fn();
-  } finally {
-    Buffer.allocUnsafe = original;
-  }
-  return sizes;
-}
+import { allocations, frame, fresh, randomSplit, rng } from '../helpers';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 

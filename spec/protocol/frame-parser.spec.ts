@@ -4,7 +4,7 @@ import type { ParserHandler } from '../../lib/protocol/frame-parser';
 import type { WebSocketError } from '../../lib/protocol/errors';
 import { ParserRecorder, ParserEvent } from './recorder';
 import { splitAt } from '../fuzz/bytes';
-import { clientFrame, closePayload, frame, fresh, randomSplit, rng, splits } from '../helpers';
+import { allocations, clientFrame, closePayload, frame, fresh, randomSplit, rng, splits } from '../helpers';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const txt = (s: string) => Buffer.from(s).toString('hex');
@@ -254,22 +254,6 @@ describe('protocol/frame-parser', () => {
       return out;
     }
 
-    /** Runs `fn` with Buffer.allocUnsafe recording the sizes asked for (in `sizes`, as they come). */
-    function allocations(fn: (sizes: number[]) => void): { sizes: number[] } {
-      const original = Buffer.allocUnsafe;
-      const sizes: number[] = [];
-      Buffer.allocUnsafe = (size: number) => {
-        sizes.push(size);
-        return original(size);
-      };
-      try {
-        fn(sizes);
-        return { sizes };
-      } finally {
-        Buffer.allocUnsafe = original;
-      }
-    }
-
     // Text of 1-, 2-, 3- and 4-byte characters, so that sequences cross every cut.
     const textOf = (n: number) => {
       const b = Buffer.from('aé€😀'.repeat(Math.ceil(n / 10) + 1)).subarray(0, n);
@@ -315,7 +299,7 @@ describe('protocol/frame-parser', () => {
       const before = process.memoryUsage().arrayBuffers;
       const held: Collector[] = [];
       const parsers: FrameParser[] = [];
-      const { sizes } = allocations(() => {
+      const sizes = allocations(() => {
         for (let i = 0; i < 16; i++) {
           const c = new Collector();
           const parser = new FrameParser(c, { role: 'client', maxPayload: 64 << 20 });
@@ -342,12 +326,12 @@ describe('protocol/frame-parser', () => {
       parser.receive(Buffer.from(bytes.subarray(0, head)));
       let arrived = 0;
       let largest = 0;
-      const { sizes } = allocations((sizes) => {
+      const sizes = allocations((seen) => {
         for (const piece of chunked(bytes.subarray(head), 40_000)) {
           arrived += piece.length;
-          const before = sizes.length;
+          const before = seen.length;
           parser.receive(Buffer.from(piece));
-          for (const size of sizes.slice(before)) {
+          for (const size of seen.slice(before)) {
             largest = Math.max(largest, size);
             expect(size, `after ${arrived} bytes`).to.be.at.most(Math.max(R, 4 * arrived));
           }

@@ -4,7 +4,7 @@
  *
  * A list with one Buffer per fragment costs about 100 bytes of objects per
  * fragment, and a view keeps alive the whole chunk it lies in. So a peer that
- * sent one-byte continuation frames made a server hold 17 times what it sent,
+ * sent one-byte continuation frames made a server hold 16 times what it sent,
  * whatever `maxPayload` said. 100 MB of them took an echo server from 158 MB
  * to 1.76 GB (ws likewise), and a few hundred MB more would end the process.
  *

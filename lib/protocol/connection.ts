@@ -168,7 +168,6 @@ export class WebSocketProtocol {
   private disposed = false;
   // Assembly of decoded messages (extensions only).
   private asmText = false;
-  private asmLength = 0;
   /** The fragments of the decoded message in progress; null when none is. */
   private asmFragments: MessageAssembler | null = null;
   private asmUtf8: Utf8Validator | null = null;
@@ -703,15 +702,13 @@ export class WebSocketProtocol {
     const payload = frame.payload;
     if (frame.opcode !== Opcode.Continuation) {
       this.asmText = frame.opcode === Opcode.Text;
-      this.asmLength = 0;
       if (this.asmText) this.asmUtf8!.reset();
     }
-    const length = this.asmLength + payload.length;
+    const fragments = this.asmFragments;
+    const length = (fragments === null ? 0 : fragments.length) + payload.length;
     if (length > this.maxPayload) {
       return this.fail(new MessageTooBigError(`message of ${length} bytes exceeds the limit of ${this.maxPayload}`, this.maxPayload));
     }
-    this.asmLength = length;
-    const fragments = this.asmFragments;
     const text = this.asmText;
     if (text) {
       if (frame.fin && fragments === null) {
@@ -733,7 +730,6 @@ export class WebSocketProtocol {
       message = fragments.take();
       this.asmFragments = null;
     }
-    this.asmLength = 0;
     if (this.closeReceived) return;
     this.handler.onMessage(message, text);
   }

@@ -30,7 +30,7 @@ import {
 } from '../protocol/handshake';
 import { createRecord, HttpRequestHead, parseRequestHead } from '../protocol/http';
 import { emptyList } from '../protocol/lists';
-import { ByteStream, StreamSink, StreamTransport } from './stream-transport';
+import { ByteStream, handshakeSink, StreamTransport } from './stream-transport';
 
 /** What the server decides for a valid upgrade request (the built-in gate: maxConnections). */
 export interface AcceptDecision {
@@ -179,16 +179,9 @@ export function acceptStream(stream: ByteStream, options: AcceptOptions, done: A
     // HOLD_LIMIT), so that a peer that leaves meanwhile is seen at once: a
     // paused handle reads no FIN. The transport's sink replaces this one.
     const setSink = stream.setSink.bind(stream);
-    const watch = (receive: (chunk: Buffer) => void): StreamSink => ({
-      receive,
-      handleEnd: ignore,
-      finish: hs.onClose,
-      handleError: hs.onError,
-      handleDrain: ignore,
-    });
-    setSink(watch(onData));
+    setSink(handshakeSink(onData, hs.onClose, hs.onError));
     stopReading = hs.cleanup = () => setSink(null);
-    awaitHook = () => setSink(watch((chunk) => hs.hold(chunk)));
+    awaitHook = () => setSink(handshakeSink((chunk) => hs.hold(chunk), hs.onClose, hs.onError));
   } else {
     stopReading = hs.cleanup = () => stream.removeListener('data', onData);
     awaitHook = () => stream.pause();

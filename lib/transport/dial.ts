@@ -16,7 +16,7 @@ import {
 } from '../protocol/handshake';
 import { HttpResponseHead, parseResponseHead } from '../protocol/http';
 import { connectHandle } from './handle-socket';
-import { ByteStream, StreamTransport } from './stream-transport';
+import { ByteStream, handshakeSink, StreamTransport } from './stream-transport';
 
 /** A parsed `ws:` / `wss:` URL. */
 export interface WebSocketUrl {
@@ -200,7 +200,7 @@ export function dial(
     // A HandleSocket: input by direct calls, as the transport will take it
     // (no listeners, so the socket never makes its `_events`). It holds
     // writes until its TCP connect completes, so the request is queued now.
-    stream.setSink({ receive: onData, handleEnd: ignore, finish: onClose, handleError: onError, handleDrain: ignore });
+    stream.setSink(handshakeSink(onData, onClose, onError));
     onConnect();
   } else {
     stream.on(url.secure ? 'secureConnect' : 'connect', onConnect);

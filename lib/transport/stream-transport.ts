@@ -109,6 +109,17 @@ export interface StreamSink {
   handleDrain(): void;
 }
 
+/**
+ * The sink an opening handshake sets on a stream with `setSink` while it
+ * reads the HTTP head: input, and the stream's close and error. End and
+ * drain are left to the transport that takes over.
+ */
+export function handshakeSink(receive: (chunk: Buffer) => void, onClose: () => void, onError: (error: Error) => void): StreamSink {
+  return { receive, handleEnd: ignoreEvent, finish: onClose, handleError: onError, handleDrain: ignoreEvent };
+}
+
+function ignoreEvent(): void {}
+
 const kTransport = Symbol('ws-rx.transport');
 
 /**

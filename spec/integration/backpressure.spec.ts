@@ -5,8 +5,7 @@
  * high-water mark), and once the client reads, every byte comes back.
  */
 import { expect } from 'chai';
-import type { ChildProcess } from 'node:child_process';
-import { echoChild, rawUpgrade, rssOf } from './util';
+import { drainedWithin, echoChildScope, rawUpgrade, rssWatch } from './util';
 
 const TOTAL = 512 * 1024 * 1024;
 const PAYLOAD = 64 * 1024;
@@ -15,20 +14,10 @@ const LIMIT = 64 * 1024 * 1024;
 
 for (const sockets of ['direct', 'net'] as const) describe(`integration/backpressure (child process, ${sockets} sockets)`, function () {
   this.timeout(60000);
-  let child: ChildProcess;
-  let port: number;
-
-  before(async () => {
-    ({ child, port } = await echoChild(sockets === 'net' ? ['--net-sockets'] : []));
-  });
-
-  after(() => {
-    child.stdin!.end();
-    child.kill();
-  });
+  const server = echoChildScope(sockets === 'net' ? ['--net-sockets'] : []);
 
   it('an echo facing a client that sends 512 MiB without reading stays within 64 MB, and loses nothing', async () => {
-    const { socket, head, after } = await rawUpgrade(port);
+    const { socket, head, after } = await rawUpgrade(server.port);
     expect(head).to.match(/^HTTP\/1\.1 101/);
     let received = after.length;
     socket.pause(); // from here on the client does not read
@@ -44,9 +33,7 @@ for (const sockets of ['direct', 'net'] as const) describe(`integration/backpres
 
     // Let the child settle, then take the baseline.
     await new Promise((r) => setTimeout(r, 200));
-    const baseline = rssOf(child.pid!);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 20);
+    const rss = rssWatch(server.child.pid!);
 
     let sent = 0;
     const writeUntilStalled = async (stallMs: number): Promise<void> => {
@@ -56,18 +43,7 @@ for (const sockets of ['direct', 'net'] as const) describe(`integration/backpres
           continue;
         }
         sent++;
-        const drained = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => {
-            socket.removeListener('drain', onDrain);
-            resolve(false);
-          }, stallMs);
-          const onDrain = () => {
-            clearTimeout(t);
-            resolve(true);
-          };
-          socket.once('drain', onDrain);
-        });
-        if (!drained) return;
+        if (!(await drainedWithin(socket, stallMs))) return;
       }
     };
 
@@ -84,12 +60,14 @@ for (const sockets of ['direct', 'net'] as const) describe(`integration/backpres
       const deadline = Date.now() + 30000;
       while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(received, 'every byte echoed').to.equal(expected);
+      const { baseline } = rss;
+      const peak = rss.peak();
       console.log(
         `      baseline ${(baseline / 1048576).toFixed(1)} MiB, peak ${(peak / 1048576).toFixed(1)} MiB, growth ${((peak - baseline) / 1048576).toFixed(1)} MiB; ${(stalledAt * PAYLOAD / 1048576).toFixed(0)} MiB accepted before the stall`,
       );
       expect(peak - baseline).to.be.lessThan(LIMIT);
     } finally {
-      clearInterval(sampler);
+      rss.stop();
       socket.destroy();
     }
   });

@@ -7,34 +7,18 @@
  * own process so that its memory can be read from /proc.
  */
 import { expect } from 'chai';
-import type { ChildProcess } from 'node:child_process';
 import * as zlib from 'node:zlib';
-import { echoChild, rawUpgrade, rssOf } from './util';
+import { echoChildScope, rawUpgrade, rssWatch, zeroMaskFrame as frame } from './util';
 
 const FRAGMENTS = 4_000_000; // 1 byte each, 7 bytes on the wire: 28 MB
 const GROWTH_LIMIT = 64 * 1024 * 1024;
 
-/** A masked frame (all-zero key) with a payload of up to 125 bytes. */
-function frame(b0: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([b0, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-}
-
 for (const deflate of [false, true]) describe(`integration/fragments (child process${deflate ? ', permessage-deflate agreed' : ''})`, function () {
   this.timeout(60000);
-  let child: ChildProcess;
-  let port: number;
-
-  before(async () => {
-    ({ child, port } = await echoChild(deflate ? ['--deflate'] : []));
-  });
-
-  after(() => {
-    child.stdin!.end();
-    child.kill();
-  });
+  const server = echoChildScope(deflate ? ['--deflate'] : []);
 
   it(`holds a message of ${FRAGMENTS} one-byte fragments in memory proportional to its bytes, and echoes it whole`, async () => {
-    const { socket, head, after } = await rawUpgrade(port, deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '');
+    const { socket, head, after } = await rawUpgrade(server.port, deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '');
     expect(head).to.match(/^HTTP\/1\.1 101/);
     expect(/permessage-deflate/i.test(head)).to.equal(deflate);
     const received: Buffer[] = [after];
@@ -42,9 +26,7 @@ for (const deflate of [false, true]) describe(`integration/fragments (child proc
     socket.resume();
 
     await new Promise((r) => setTimeout(r, 200));
-    const baseline = rssOf(child.pid!);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 20);
+    const rss = rssWatch(server.child.pid!);
     try {
       // A text message: its first frame, then continuation frames of one byte each.
       const one = frame(0x00, Buffer.from('a'));
@@ -88,9 +70,11 @@ for (const deflate of [false, true]) describe(`integration/fragments (child proc
       expect(message!.indexOf(0x7a), 'only the last byte is a "z"').to.equal(FRAGMENTS - 1);
       expect(message!.subarray(0, FRAGMENTS - 1).every((b) => b === 0x61)).to.equal(true);
     } finally {
-      clearInterval(sampler);
+      rss.stop();
       socket.destroy();
     }
+    const { baseline } = rss;
+    const peak = rss.peak();
     console.log(
       `      baseline ${(baseline / 1048576).toFixed(1)} MiB, peak ${(peak / 1048576).toFixed(1)} MiB, growth ${((peak - baseline) / 1048576).toFixed(1)} MiB for ${((FRAGMENTS * 7) / 1048576).toFixed(0)} MiB of frames`,
     );

@@ -8,34 +8,18 @@
  * in its own process so that its memory can be read from /proc.
  */
 import { expect } from 'chai';
-import type { ChildProcess } from 'node:child_process';
 import { firstValueFrom } from 'rxjs';
-import { echoChild, loopbackScope, rawUpgrade, rssOf, within } from './util';
+import { drainedWithin, echoChildScope, loopbackScope, rawUpgrade, rssWatch, within, zeroMaskFrame as frame } from './util';
 import { until } from '../helpers';
 
 const GROWTH_LIMIT = 64 * 1024 * 1024;
 
-/** A masked frame (all-zero key) with a payload of up to 125 bytes. */
-function frame(b0: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([b0, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-}
-
 for (const size of [0, 1]) describe(`integration/held messages (child process, ${size}-byte messages)`, function () {
   this.timeout(60000);
-  let child: ChildProcess;
-  let port: number;
-
-  before(async () => {
-    ({ child, port } = await echoChild(['--late']));
-  });
-
-  after(() => {
-    child.stdin!.end();
-    child.kill();
-  });
+  const server = echoChildScope(['--late']);
 
   it('stops reading while nobody subscribes, then echoes every message to the first subscriber', async () => {
-    const { socket, head, after } = await rawUpgrade(port);
+    const { socket, head, after } = await rawUpgrade(server.port);
     expect(head).to.match(/^HTTP\/1\.1 101/);
     // Count the echoes: each one is `expected`, unmasked.
     const expected = Buffer.from([0x81, size, ...Buffer.alloc(size, 0x61)]);
@@ -52,9 +36,7 @@ for (const size of [0, 1]) describe(`integration/held messages (child process, $
     socket.resume();
 
     await new Promise((r) => setTimeout(r, 200));
-    const baseline = rssOf(child.pid!);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 20);
+    const rss = rssWatch(server.child.pid!);
     const one = frame(0x81, Buffer.alloc(size, 0x61));
     const perBatch = 10000;
     const batch = Buffer.concat(Array.from({ length: perBatch }, () => one));
@@ -67,33 +49,23 @@ for (const size of [0, 1]) describe(`integration/held messages (child process, $
         const ok = socket.write(batch);
         sent += perBatch;
         if (ok) continue;
-        stalled = !(await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => {
-            socket.removeListener('drain', onDrain);
-            resolve(false);
-          }, 1500);
-          const onDrain = () => {
-            clearTimeout(t);
-            resolve(true);
-          };
-          socket.once('drain', onDrain);
-        }));
+        stalled = !(await drainedWithin(socket, 1500));
         if (stalled) break;
       }
-      const growth = peak - baseline;
+      const growth = rss.peak() - rss.baseline;
       console.log(`      ${sent} frames accepted before the stall; growth ${(growth / 1048576).toFixed(1)} MiB`);
       expect(stalled, 'the server stopped reading').to.equal(true);
       expect(growth).to.be.lessThan(GROWTH_LIMIT);
       expect(echoed, 'nothing echoed while nobody subscribed').to.equal(0);
 
       // Phase 2: the first subscriber gets every message, in order, and reading resumes.
-      child.stdin!.write('subscribe\n');
+      server.child.stdin!.write('subscribe\n');
       const deadline = Date.now() + 30000;
       while (echoed < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(echoed).to.equal(sent);
       expect(bad).to.equal(0);
     } finally {
-      clearInterval(sampler);
+      rss.stop();
       socket.destroy();
     }
   });

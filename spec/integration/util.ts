@@ -227,3 +227,48 @@ export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
+
+/**
+ * For a describe block: an echo child (see {@link echoChild}, with `args`)
+ * started before its tests and stopped after them. `child` and `port` are
+ * set once it runs.
+ */
+export function echoChildScope(args: string[] = []): { child: ChildProcess; port: number } {
+  const scope = {} as { child: ChildProcess; port: number };
+  before(async () => {
+    Object.assign(scope, await echoChild(args));
+  });
+  after(() => {
+    scope.child.stdin!.end();
+    scope.child.kill();
+  });
+  return scope;
+}
+
+/** Samples the resident memory of `pid` every 20 ms from now until `stop()`: its baseline and its peak. */
+export function rssWatch(pid: number): { baseline: number; peak(): number; stop(): void } {
+  const baseline = rssOf(pid);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
+  return { baseline, peak: () => peak, stop: () => clearInterval(sampler) };
+}
+
+/** A client frame masked with the all-zero key (its payload as is), of up to 125 bytes. */
+export function zeroMaskFrame(b0: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([b0, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
+/** Whether `socket` emits `drain` within `ms` (false: the peer stopped reading). */
+export function drainedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => {
+      socket.removeListener('drain', onDrain);
+      resolve(false);
+    }, ms);
+    const onDrain = (): void => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    socket.once('drain', onDrain);
+  });
+}

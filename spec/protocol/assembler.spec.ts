@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import { LARGE, MessageAssembler } from '../../lib/protocol/assembler';
-import { FrameParser } from '../../lib/protocol/frame-parser';
-import type { ParserHandler } from '../../lib/protocol/frame-parser';
-import type { WebSocketError } from '../../lib/protocol/errors';
-import { allocations, frame, fresh, randomSplit, rng } from '../helpers';
+import { allocations, frame, randomSplit, rng } from '../helpers';
+import { collect } from './recorder';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -121,19 +119,10 @@ describe('protocol/assembler', () => {
     const wire = Buffer.concat(frames);
     const expected = Buffer.concat(parts);
     for (const pieces of [[wire], randomSplit(wire, 1, 9), randomSplit(wire, 2, 70000), randomSplit(wire, 3, 1000)]) {
-      const messages: Buffer[] = [];
-      const errors: WebSocketError[] = [];
-      const handler: ParserHandler = {
-        onMessage: (payload) => messages.push(Buffer.from(payload)),
-        onControl: () => {},
-        onFrame: () => {},
-        onParseError: (e) => errors.push(e),
-      };
-      const parser = new FrameParser(handler, { role: 'server', maxPayload: 64 << 20 });
-      for (const p of fresh(pieces)) parser.receive(p);
-      expect(errors).to.deep.equal([]);
-      expect(messages.length).to.equal(1);
-      expect(messages[0].equals(expected)).to.equal(true);
+      const c = collect(pieces, 'server');
+      expect(c.errors).to.deep.equal([]);
+      expect(c.messages.length).to.equal(1);
+      expect(c.messages[0].payload.equals(expected)).to.equal(true);
     }
   });
 });

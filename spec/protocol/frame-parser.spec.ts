@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { FrameParser, RESERVE_LIMIT } from '../../lib/protocol/frame-parser';
-import type { ParserHandler } from '../../lib/protocol/frame-parser';
-import type { WebSocketError } from '../../lib/protocol/errors';
-import { ParserRecorder, ParserEvent } from './recorder';
+import { collect, MessageCollector, ParserRecorder, ParserEvent } from './recorder';
 import { splitAt } from '../fuzz/bytes';
 import { allocations, clientFrame, closePayload, frame, fresh, randomSplit, rng, splits } from '../helpers';
 
@@ -214,27 +212,6 @@ describe('protocol/frame-parser', () => {
     const R = RESERVE_LIMIT;
     const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
-    /** Keeps messages as Buffers (the recorder's hex would be megabytes). */
-    class Collector implements ParserHandler {
-      messages: { payload: Buffer; text: boolean }[] = [];
-      errors: WebSocketError[] = [];
-      onMessage(payload: Buffer, text: boolean): void {
-        this.messages.push({ payload: Buffer.from(payload), text });
-      }
-      onControl(): void {}
-      onFrame(): void {}
-      onParseError(error: WebSocketError): void {
-        this.errors.push(error);
-      }
-    }
-
-    function feed(pieces: Buffer[], role: 'client' | 'server', maxPayload = 64 << 20): Collector {
-      const c = new Collector();
-      const parser = new FrameParser(c, { role, maxPayload });
-      for (const p of fresh(pieces)) parser.receive(p);
-      return c;
-    }
-
     /** Cuts `bytes` at the given offsets (sorted, inside the buffer). */
     function cutAt(bytes: Buffer, offsets: number[]): Buffer[] {
       const out: Buffer[] = [];
@@ -282,7 +259,7 @@ describe('protocol/frame-parser', () => {
             ];
             for (let seed = 1; seed <= 3; seed++) ways.push([`random pieces, seed ${seed}`, randomSplit(bytes, seed, 200_000)]);
             for (const [how, pieces] of ways) {
-              const c = feed(pieces, role);
+              const c = collect(pieces, role);
               expect(c.errors, `${how}, opcode ${opcode}`).to.deep.equal([]);
               expect(c.messages.length, `${how}, opcode ${opcode}`).to.equal(1);
               expect(c.messages[0].text).to.equal(opcode === 1);
@@ -297,11 +274,11 @@ describe('protocol/frame-parser', () => {
       const announced = 48 << 20;
       const bytes = Buffer.concat([frame(2, Buffer.alloc(0), { length: announced }), Buffer.from([1])]);
       const before = process.memoryUsage().arrayBuffers;
-      const held: Collector[] = [];
+      const held: MessageCollector[] = [];
       const parsers: FrameParser[] = [];
       const sizes = allocations(() => {
         for (let i = 0; i < 16; i++) {
-          const c = new Collector();
+          const c = new MessageCollector();
           const parser = new FrameParser(c, { role: 'client', maxPayload: 64 << 20 });
           parser.receive(bytes.subarray(0, bytes.length - 1));
           parser.receive(Buffer.from(bytes.subarray(bytes.length - 1)));
@@ -321,7 +298,7 @@ describe('protocol/frame-parser', () => {
       const length = 5 << 20;
       const bytes = frame(2, Buffer.alloc(length, 0x5a), { mask: MASK });
       const head = bytes.length - length;
-      const c = new Collector();
+      const c = new MessageCollector();
       const parser = new FrameParser(c, { role: 'server', maxPayload: 64 << 20 });
       parser.receive(Buffer.from(bytes.subarray(0, head)));
       let arrived = 0;
@@ -349,7 +326,7 @@ describe('protocol/frame-parser', () => {
       const payload = textOf(3 << 20);
       payload[700_000] = 0xff;
       const bytes = frame(1, payload, { mask: MASK });
-      const c = new Collector();
+      const c = new MessageCollector();
       const parser = new FrameParser(c, { role: 'server', maxPayload: 64 << 20 });
       let fed = 0;
       for (const piece of chunked(bytes, 65536)) {
@@ -371,7 +348,7 @@ describe('protocol/frame-parser', () => {
         frame(0, second, { mask: MASK }),
       ]);
       for (const pieces of [chunked(bytes, 65536), chunked(bytes, 3000), randomSplit(bytes, 9, 100_000)]) {
-        const c = feed(pieces, 'server');
+        const c = collect(pieces, 'server');
         expect(c.errors).to.deep.equal([]);
         expect(c.messages.length).to.equal(1);
         expect(c.messages[0].payload.equals(Buffer.concat([first, second]))).to.equal(true);

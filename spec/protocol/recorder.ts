@@ -1,5 +1,5 @@
 /** A ParserHandler / ProtocolHandler that records what it is told, as plain values. */
-import type { Frame, ParserHandler } from '../../lib/protocol/frame-parser';
+import { FrameParser, type Frame, type ParserHandler } from '../../lib/protocol/frame-parser';
 import type { WebSocketError } from '../../lib/protocol/errors';
 
 export type ParserEvent =
@@ -22,4 +22,26 @@ export class ParserRecorder implements ParserHandler {
   onParseError(error: WebSocketError): void {
     this.events.push(['error', error.closeCode, error.code]);
   }
+}
+
+/** Keeps messages as Buffers (copies), for payloads whose hex the recorder would make megabytes of. */
+export class MessageCollector implements ParserHandler {
+  messages: { payload: Buffer; text: boolean }[] = [];
+  errors: WebSocketError[] = [];
+  onMessage(payload: Buffer, text: boolean): void {
+    this.messages.push({ payload: Buffer.from(payload), text });
+  }
+  onControl(): void {}
+  onFrame(): void {}
+  onParseError(error: WebSocketError): void {
+    this.errors.push(error);
+  }
+}
+
+/** Parses `pieces` (each copied first: unmasking is in place) with a fresh parser; what it reported. */
+export function collect(pieces: Buffer[], role: 'client' | 'server', maxPayload = 64 << 20): MessageCollector {
+  const c = new MessageCollector();
+  const parser = new FrameParser(c, { role, maxPayload });
+  for (const p of pieces) parser.receive(Buffer.from(p));
+  return c;
 }

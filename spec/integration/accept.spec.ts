@@ -8,12 +8,10 @@ import * as net from 'node:net';
 import { acceptStream, type Accepted, type AcceptOptions } from '../../lib/transport/accept';
 import type { ByteStream, TransportListener } from '../../lib/transport/stream-transport';
 import { clientFrame } from '../helpers';
-import { handleServer, within } from './util';
+import { handleServer, RAW_UPGRADE, within } from './util';
 
 const OPTIONS = { maxPayload: 1 << 20, highWaterMark: 1 << 18, closeTimeout: 1000, handshakeTimeout: 5000, maxHeaderSize: 16384 };
-const REQUEST =
-  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+const REQUEST = RAW_UPGRADE + '\r\n';
 
 function collector(messages: string[], onThree: () => void): TransportListener {
   return {

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket from 'ws';
 import { Connection, NotDeliveredError, ProtocolError, UsageError, Undelivered, WebSocketError } from '../../lib';
-import { openClient, startServer, within, wsOpen } from './util';
+import { openClient, RAW_UPGRADE, startServer, within, wsOpen } from './util';
 
 function wsNext(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data, binary) => resolve({ data: data as Buffer, binary })));
@@ -39,7 +39,7 @@ describe('integration/Connection', () => {
     try {
       const raw = net.connect(server.port, '127.0.0.1');
       raw.write(
-        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        RAW_UPGRADE + '\r\n',
       );
       const conn = await within(server.nextConnection());
       const ended = firstValueFrom(conn.messages$).catch((e: unknown) => e);
@@ -223,7 +223,7 @@ describe('integration/Connection', () => {
       // A raw client that completes the handshake and then does not read.
       const raw = net.connect(server.port, '127.0.0.1');
       raw.write(
-        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        RAW_UPGRADE + '\r\n',
       );
       const conn: Connection = await within(server.nextConnection());
       raw.pause();

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { Subscription } from 'rxjs';
 import { attach, Connection, HandshakeError, HandshakeRequest, listen, ServerOptions } from '../../lib';
 import { clientFrame } from '../helpers';
-import { openClient, within } from './util';
+import { openClient, RAW_UPGRADE, within } from './util';
 
 describe('handshake hook', () => {
   const subs: Subscription[] = [];
@@ -109,10 +109,7 @@ describe('handshake hook', () => {
         // with an asynchronous hook, before the hook has decided.
         socket.write(
           Buffer.concat([
-            Buffer.from(
-              'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-            ),
+            Buffer.from(RAW_UPGRADE + '\r\n'),
             clientFrame(0x1, 'one'),
             clientFrame(0x1, 'two'),
           ]),
